@@ -1,0 +1,15 @@
+// Package inmem is the in-memory persistence module: recorders that keep
+// everything in process memory. It is the default persistence of the
+// application layer, the quickest way to run tests, and the reference the
+// conformance kit is developed against.
+//
+// Importing the package registers it with ports.Register under the name
+// ports.DefaultModule ("inmem"). Each opened recorder is a fresh, empty store
+// of its own; its data lives as long as the recorder.
+//
+// A [Recorder] implements every port: ApplicationRecorder with contiguous
+// notification ids from 1, atomic batches spanning several aggregates,
+// subscriptions that catch up and then follow new events live,
+// ProcessRecorder with tracking, and SnapshotRecorder. It is safe for
+// concurrent use.
+package inmem

@@ -1,0 +1,238 @@
+package inmem
+
+import (
+	"context"
+	"iter"
+	"slices"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/streamwright/eventsourcing/ports"
+)
+
+// Compile-time checks that Recorder implements every port.
+var (
+	_ ports.ApplicationRecorder = (*Recorder)(nil)
+	_ ports.ProcessRecorder     = (*Recorder)(nil)
+	_ ports.SnapshotRecorder    = (*Recorder)(nil)
+	_ ports.CapabilityReporter  = (*Recorder)(nil)
+)
+
+func init() {
+	ports.Register(ports.DefaultModule, func(context.Context, ports.Config) (ports.ApplicationRecorder, error) {
+		return New(), nil
+	})
+}
+
+// Recorder is an in-memory store of one application's events, notification
+// log, tracking records and snapshots. The zero value is not usable; call New.
+//
+// Stored data is append-only and never modified in place, so readers work on
+// a consistent prefix of it without holding the lock while they yield.
+type Recorder struct {
+	mu         sync.RWMutex
+	aggregates map[uuid.UUID]*aggregate
+	log        []ports.Notification // log[i].ID == i+1
+	tracking   map[string]uint64
+	snapshots  map[uuid.UUID][]ports.StoredEvent // ascending versions
+	// changed is closed, and replaced, whenever events or tracking are
+	// committed; waiters select on it.
+	changed chan struct{}
+}
+
+type aggregate struct {
+	events []ports.StoredEvent // contiguous ascending versions
+}
+
+// New returns an empty recorder.
+func New() *Recorder {
+	return &Recorder{
+		aggregates: map[uuid.UUID]*aggregate{},
+		tracking:   map[string]uint64{},
+		snapshots:  map[uuid.UUID][]ports.StoredEvent{},
+		changed:    make(chan struct{}),
+	}
+}
+
+// Capabilities reports that the recorder supports every capability.
+func (r *Recorder) Capabilities() ports.Capabilities {
+	return ports.Capabilities{
+		ContiguousNotificationIDs:   true,
+		AtomicMultiAggregateBatches: true,
+		Subscriptions:               true,
+		Tracking:                    true,
+		Snapshots:                   true,
+		NotificationIDsFromInsert:   true,
+	}
+}
+
+const (
+	opInsert         = "insert events"
+	opInsertTracking = "insert tracking"
+	opInsertSnapshot = "insert snapshot"
+)
+
+// InsertEvents stores events atomically; see ports.AggregateRecorder. Events
+// of several aggregates may share one batch. It returns the notification id
+// of each event.
+func (r *Recorder) InsertEvents(ctx context.Context, events []ports.StoredEvent) ([]uint64, error) {
+	return r.insert(ctx, events, nil)
+}
+
+// InsertEventsWithTracking stores events and t atomically; see
+// ports.ProcessRecorder.
+func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.StoredEvent, t ports.Tracking) ([]uint64, error) {
+	if err := checkTracking(t); err != nil {
+		return nil, err
+	}
+	return r.insert(ctx, events, &t)
+}
+
+func checkTracking(t ports.Tracking) error {
+	if t.ApplicationName == "" {
+		return ports.Errorf(opInsertTracking, uuid.Nil, ports.ErrInvalid, "empty application name")
+	}
+	if t.NotificationID == 0 {
+		return ports.Errorf(opInsertTracking, uuid.Nil, ports.ErrInvalid, "notification id 0 of application %q (ids are positive)", t.ApplicationName)
+	}
+	return nil
+}
+
+func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *ports.Tracking) ([]uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := ports.CheckBatch(opInsert, events, true); err != nil {
+		return nil, err
+	}
+	if len(events) == 0 && t == nil {
+		return nil, nil
+	}
+	// Copy every state into one buffer before taking the lock.
+	size := 0
+	for i := range events {
+		size += len(events[i].State)
+	}
+	buf := make([]byte, 0, size)
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.checkFollows(events); err != nil {
+		return nil, err
+	}
+	if t != nil {
+		if last := r.tracking[t.ApplicationName]; t.NotificationID <= last {
+			return nil, ports.Errorf(opInsertTracking, uuid.Nil, ports.ErrIntegrity,
+				"application %q is tracked at notification %d already; %d is not newer", t.ApplicationName, last, t.NotificationID)
+		}
+		r.tracking[t.ApplicationName] = t.NotificationID
+	}
+	var ids []uint64
+	if len(events) > 0 {
+		ids = make([]uint64, len(events))
+	}
+	for i := range events {
+		e := events[i]
+		start := len(buf)
+		buf = append(buf, e.State...)
+		e.State = buf[start:len(buf):len(buf)]
+		a := r.aggregates[e.OriginatorID]
+		if a == nil {
+			a = &aggregate{}
+			r.aggregates[e.OriginatorID] = a
+		}
+		a.events = append(a.events, e)
+		id := uint64(len(r.log) + 1)
+		r.log = append(r.log, ports.Notification{ID: id, StoredEvent: e})
+		ids[i] = id
+	}
+	close(r.changed)
+	r.changed = make(chan struct{})
+	return ids, nil
+}
+
+// checkFollows verifies, under the lock, that each aggregate's first event in
+// the batch follows its last stored event.
+func (r *Recorder) checkFollows(events []ports.StoredEvent) error {
+	var seen map[uuid.UUID]bool
+	for i := range events {
+		e := &events[i]
+		if i > 0 && e.OriginatorID == events[0].OriginatorID {
+			continue
+		}
+		if seen[e.OriginatorID] {
+			continue
+		}
+		if i > 0 {
+			if seen == nil {
+				seen = map[uuid.UUID]bool{events[0].OriginatorID: true}
+			}
+			seen[e.OriginatorID] = true
+		}
+		a := r.aggregates[e.OriginatorID]
+		if a == nil || len(a.events) == 0 {
+			continue
+		}
+		last := a.events[len(a.events)-1].OriginatorVersion
+		if e.OriginatorVersion != last+1 {
+			return ports.ConflictError(opInsert, e.OriginatorID, int64(e.OriginatorVersion)-1, int64(last))
+		}
+	}
+	return nil
+}
+
+// SelectEvents yields the events of aggregate id chosen by q; see
+// ports.AggregateRecorder.
+func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.EventQuery) iter.Seq2[ports.StoredEvent, error] {
+	return func(yield func(ports.StoredEvent, error) bool) {
+		if err := ctx.Err(); err != nil {
+			yield(ports.StoredEvent{}, err)
+			return
+		}
+		r.mu.RLock()
+		var evs []ports.StoredEvent
+		if a := r.aggregates[id]; a != nil {
+			evs = a.events
+		}
+		r.mu.RUnlock()
+		if len(evs) == 0 {
+			return
+		}
+		first := evs[0].OriginatorVersion
+		lo, hi := 0, len(evs) // evs[lo:hi] is selected
+		if q.After != nil && *q.After >= first {
+			lo = int(min(*q.After-first+1, uint64(len(evs))))
+		}
+		if q.Through != nil {
+			if *q.Through < first {
+				return
+			}
+			hi = int(min(*q.Through-first+1, uint64(len(evs))))
+		}
+		if lo >= hi {
+			return
+		}
+		n := hi - lo
+		if q.Limit > 0 && q.Limit < n {
+			n = q.Limit
+		}
+		for k := range n {
+			i := lo + k
+			if q.Desc {
+				i = hi - 1 - k
+			}
+			if !yield(copyEvent(evs[i]), nil) {
+				return
+			}
+		}
+	}
+}
+
+func copyEvent(e ports.StoredEvent) ports.StoredEvent {
+	e.State = slices.Clone(e.State)
+	if e.State == nil {
+		e.State = []byte{}
+	}
+	return e
+}

@@ -1,0 +1,438 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+
+	"github.com/streamwright/eventsourcing/ports"
+)
+
+func (k *kit) aggregateSpecs() {
+	ginkgo.Describe("aggregate recorder", func() {
+		k.spec("AGG-1", "treats an empty batch as a no-op", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			for _, batch := range [][]ports.StoredEvent{nil, {}} {
+				_, err := r.InsertEvents(ctx, batch)
+				gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			}
+			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero())
+			id := uuid.New()
+			insert(ctx, r, event(id, 0))
+			_, err := r.InsertEvents(ctx, nil)
+			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}))
+		})
+
+		k.spec("AGG-2", "round-trips originator id, version, topic and state exactly", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			large := make([]byte, k.h.maxStateSize())
+			for i := range large {
+				large[i] = byte(i*7 + i>>8)
+			}
+			states := map[string][]byte{
+				"json":   []byte(`{"name":"Fido","tricks":["roll over"]}`),
+				"empty":  {},
+				"nil":    nil,
+				"binary": {0, 1, 0, 255, 0, 0, 10, 13, 0},
+				"utf8":   []byte("Grüße, 世界 \u2028"),
+				"large":  large,
+			}
+			for name, state := range states {
+				id := uuid.New()
+				want := ports.StoredEvent{OriginatorID: id, OriginatorVersion: 0, Topic: "conformance.State/" + name, State: state}
+				insert(ctx, r, want, event(id, 1))
+				expectEvents(selectEvents(ctx, r, id, ports.EventQuery{}), []ports.StoredEvent{want, event(id, 1)})
+			}
+		})
+
+		k.spec("AGG-2", "copies state, so later changes to the caller's bytes change nothing stored", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			in := event(id, 0)
+			want := in
+			want.State = append([]byte(nil), in.State...)
+			insert(ctx, r, in)
+			in.State[0] = 'X'
+			got := selectEvents(ctx, r, id, ports.EventQuery{})
+			expectEvents(got, []ports.StoredEvent{want})
+			got[0].State[1] = 'Y'
+			expectEvents(selectEvents(ctx, r, id, ports.EventQuery{}), []ports.StoredEvent{want})
+		})
+
+		k.spec("AGG-3", "rejects a version that exists with ErrConcurrency, an ErrIntegrity, and a *ports.Error", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			stored := event(id, 0)
+			insert(ctx, r, stored)
+			dup := event(id, 0)
+			dup.State = []byte(`"other"`)
+			_, err := r.InsertEvents(ctx, []ports.StoredEvent{dup})
+			pe := expectRecorderError(err, ports.ErrConcurrency)
+			gomega.Expect(errors.Is(err, ports.ErrIntegrity)).To(gomega.BeTrue(), "ErrConcurrency is also an ErrIntegrity")
+			gomega.Expect(pe.OriginatorID).To(gomega.Equal(id))
+			gomega.Expect(pe.Expected).To(gomega.Equal(ports.NoVersion), "the writer assumed no stored events")
+			gomega.Expect(pe.Actual).To(gomega.Equal(int64(0)), "the last stored version")
+			expectEvents(selectEvents(ctx, r, id, ports.EventQuery{}), []ports.StoredEvent{stored})
+		})
+
+		k.spec("AGG-3", "rejects a batch that overlaps stored versions", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			stored := events(id, 0, 3)
+			insert(ctx, r, stored...)
+			_, err := r.InsertEvents(ctx, events(id, 1, 4))
+			pe := expectRecorderError(err, ports.ErrConcurrency)
+			gomega.Expect(pe.Actual).To(gomega.Equal(int64(2)))
+			gomega.Expect(pe.Expected).To(gomega.Equal(int64(0)))
+			expectEvents(selectEvents(ctx, r, id, ports.EventQuery{}), stored)
+		})
+
+		k.spec("AGG-3", "rejects a batch that repeats a version, storing nothing", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			_, err := r.InsertEvents(ctx, []ports.StoredEvent{event(id, 0), event(id, 0)})
+			expectRecorderError(err, ports.ErrConcurrency)
+			gomega.Expect(selectEvents(ctx, r, id, ports.EventQuery{})).To(gomega.BeEmpty())
+			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero())
+		})
+
+		k.spec("AGG-4", "stores nothing of a batch whose last event conflicts", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			insert(ctx, r, event(id, 0))
+			before, err := r.MaxNotificationID(ctx)
+			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			_, err = r.InsertEvents(ctx, []ports.StoredEvent{event(id, 1), event(id, 2), event(id, 3), event(id, 3)})
+			expectRecorderError(err, ports.ErrIntegrity)
+			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}))
+			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.Equal(before))
+		})
+
+		k.spec("AGG-4", "stores nothing of a multi-aggregate batch when one aggregate conflicts", capMulti, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			a, b := uuid.New(), uuid.New()
+			insert(ctx, r, event(b, 0))
+			_, err := r.InsertEvents(ctx, []ports.StoredEvent{event(a, 0), event(a, 1), event(b, 0)})
+			expectRecorderError(err, ports.ErrConcurrency)
+			gomega.Expect(selectEvents(ctx, r, a, ports.EventQuery{})).To(gomega.BeEmpty())
+			gomega.Expect(allNotifications(ctx, r, 10)).To(gomega.HaveLen(1))
+			insert(ctx, r, event(a, 0), event(b, 1), event(a, 1))
+			gomega.Expect(versions(selectEvents(ctx, r, a, ports.EventQuery{}))).To(gomega.Equal([]uint64{0, 1}))
+			gomega.Expect(versions(selectEvents(ctx, r, b, ports.EventQuery{}))).To(gomega.Equal([]uint64{0, 1}))
+		})
+
+		k.spec("AGG-5", "starts a new aggregate at version 0 and continues contiguously", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			insert(ctx, r, event(id, 0))
+			insert(ctx, r, events(id, 1, 2)...)
+			insert(ctx, r, event(id, 3))
+			expectEvents(selectEvents(ctx, r, id, ports.EventQuery{}), events(id, 0, 4))
+		})
+
+		k.spec("AGG-5", "rejects a gap inside a batch as an integrity error, storing nothing", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			_, err := r.InsertEvents(ctx, []ports.StoredEvent{event(id, 0), event(id, 1), event(id, 3)})
+			expectRecorderError(err, ports.ErrIntegrity)
+			gomega.Expect(selectEvents(ctx, r, id, ports.EventQuery{})).To(gomega.BeEmpty())
+			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero())
+		})
+
+		k.spec("AGG-5", "rejects a batch that leaves a gap after the stored versions, storing nothing", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			insert(ctx, r, events(id, 0, 2)...)
+			_, err := r.InsertEvents(ctx, events(id, 3, 2))
+			expectRecorderError(err, ports.ErrIntegrity)
+			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0, 1}))
+		})
+
+		k.spec("AGG-6", "selects in version order with exclusive After, inclusive Through, Desc and Limit", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			insert(ctx, r, events(id, 0, 3)...)
+			insert(ctx, r, events(id, 3, 1)...)
+			insert(ctx, r, events(id, 4, 6)...)
+			v := ports.Version
+			cases := []struct {
+				q    ports.EventQuery
+				want []uint64
+			}{
+				{ports.EventQuery{}, []uint64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
+				{ports.EventQuery{After: v(3)}, []uint64{4, 5, 6, 7, 8, 9}},
+				{ports.EventQuery{After: v(0)}, []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9}},
+				{ports.EventQuery{Through: v(5)}, []uint64{0, 1, 2, 3, 4, 5}},
+				{ports.EventQuery{Through: v(0)}, []uint64{0}},
+				{ports.EventQuery{After: v(3), Through: v(5)}, []uint64{4, 5}},
+				{ports.EventQuery{After: v(5), Through: v(5)}, nil},
+				{ports.EventQuery{After: v(9)}, nil},
+				{ports.EventQuery{After: v(100)}, nil},
+				{ports.EventQuery{Through: v(100)}, []uint64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
+				{ports.EventQuery{Desc: true}, []uint64{9, 8, 7, 6, 5, 4, 3, 2, 1, 0}},
+				{ports.EventQuery{Desc: true, Limit: 1}, []uint64{9}},
+				{ports.EventQuery{Limit: 3}, []uint64{0, 1, 2}},
+				{ports.EventQuery{Limit: 30}, []uint64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
+				{ports.EventQuery{After: v(3), Limit: 2}, []uint64{4, 5}},
+				{ports.EventQuery{Desc: true, Through: v(5), Limit: 2}, []uint64{5, 4}},
+				{ports.EventQuery{Desc: true, After: v(6)}, []uint64{9, 8, 7}},
+				{ports.EventQuery{Desc: true, After: v(2), Through: v(6), Limit: 3}, []uint64{6, 5, 4}},
+			}
+			for _, c := range cases {
+				got := selectEvents(ctx, r, id, c.q)
+				gomega.Expect(versions(got)).To(gomega.Equal(append([]uint64{}, c.want...)), "query %+v", describeQuery(c.q))
+				for _, e := range got {
+					expectEvents([]ports.StoredEvent{e}, []ports.StoredEvent{event(id, e.OriginatorVersion)})
+				}
+			}
+		})
+
+		k.spec("AGG-6", "lets the consumer stop a selection early", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			insert(ctx, r, events(id, 0, 5)...)
+			var seen []uint64
+			for e, err := range r.SelectEvents(ctx, id, ports.EventQuery{}) {
+				gomega.Expect(err).NotTo(gomega.HaveOccurred())
+				seen = append(seen, e.OriginatorVersion)
+				if len(seen) == 2 {
+					break
+				}
+			}
+			gomega.Expect(seen).To(gomega.Equal([]uint64{0, 1}))
+		})
+
+		k.spec("AGG-7", "selects nothing, without error, for an unknown aggregate", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			insert(ctx, r, event(uuid.New(), 0))
+			unknown := uuid.New()
+			for _, q := range []ports.EventQuery{{}, {Desc: true, Limit: 1}, {After: ports.Version(0)}, {Through: ports.Version(3)}} {
+				gomega.Expect(selectEvents(ctx, r, unknown, q)).To(gomega.BeEmpty())
+			}
+		})
+
+		k.spec("AGG-8", "keeps aggregates independent: the same versions under two ids never conflict", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			a, b := uuid.New(), uuid.New()
+			insert(ctx, r, events(a, 0, 2)...)
+			insert(ctx, r, events(b, 0, 3)...)
+			insert(ctx, r, event(a, 2))
+			expectEvents(selectEvents(ctx, r, a, ports.EventQuery{}), events(a, 0, 3))
+			expectEvents(selectEvents(ctx, r, b, ports.EventQuery{}), events(b, 0, 3))
+		})
+
+		k.spec("AGG-9", "lets exactly one of many racing writers win each version", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			writers, target := 8, uint64(k.h.scaled(25))
+			var (
+				mu     sync.Mutex
+				wins   = map[uint64][]int{}
+				others []error
+				wg     sync.WaitGroup
+			)
+			for w := range writers {
+				wg.Go(func() {
+					defer ginkgo.GinkgoRecover()
+					for {
+						latest, err := collect(r.SelectEvents(ctx, id, ports.EventQuery{Desc: true, Limit: 1}))
+						if err != nil {
+							mu.Lock()
+							others = append(others, err)
+							mu.Unlock()
+							return
+						}
+						next := uint64(0)
+						if len(latest) == 1 {
+							next = latest[0].OriginatorVersion + 1
+						}
+						if next >= target {
+							return
+						}
+						e := event(id, next)
+						e.State = []byte{byte(w)}
+						_, err = r.InsertEvents(ctx, []ports.StoredEvent{e})
+						mu.Lock()
+						switch {
+						case err == nil:
+							wins[next] = append(wins[next], w)
+						case !errors.Is(err, ports.ErrConcurrency):
+							others = append(others, err)
+						}
+						mu.Unlock()
+						if err != nil && !errors.Is(err, ports.ErrConcurrency) {
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			gomega.Expect(others).To(gomega.BeEmpty(), "losing writers must get ErrConcurrency and nothing else")
+			got := selectEvents(ctx, r, id, ports.EventQuery{})
+			gomega.Expect(got).To(gomega.HaveLen(int(target)))
+			for v := range target {
+				gomega.Expect(wins[v]).To(gomega.HaveLen(1), "writers that won version %d", v)
+				gomega.Expect(got[v].OriginatorVersion).To(gomega.Equal(v))
+				gomega.Expect(got[v].State).To(gomega.Equal([]byte{byte(wins[v][0])}), "version %d holds the winner's event", v)
+			}
+		}, ginkgo.Label(labelStress))
+
+		k.spec("AGG-10", "keeps ids and topics with separators intact", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			ids := []uuid.UUID{
+				uuid.MustParse("ffffffff-ffff-ffff-ffff-ffffffffffff"),
+				uuid.MustParse("00000000-0000-0000-0000-000000000001"),
+				uuid.MustParse("2d2d2d2d-2d2d-2d2d-2d2d-2d2d2d2d2d2d"), // every byte is '-'
+				uuid.MustParse("2f3a2e24-2340-7c00-5c5c-2d2d2d2d2d2d"), // '/', ':', '.', '$', '#', '@', '|', NUL, '\\'
+				uuid.New(),
+			}
+			topics := []string{"a-b-c", "module:Class", "pkg/path.Type", "x$y#z@w", "a|b", "space separated", "ünïcödé-トピック", "dot.dot..dot"}
+			for _, id := range ids {
+				insert(ctx, r, event(id, 0))
+			}
+			for i, id := range ids {
+				var want []ports.StoredEvent
+				want = append(want, event(id, 0))
+				e := event(id, 1)
+				e.Topic = topics[i%len(topics)]
+				insert(ctx, r, e)
+				want = append(want, e)
+				expectEvents(selectEvents(ctx, r, id, ports.EventQuery{}), want)
+			}
+			for i, t := range topics {
+				id := uuid.New()
+				e := event(id, 0)
+				e.Topic = t
+				insert(ctx, r, e)
+				expectEvents(selectEvents(ctx, r, id, ports.EventQuery{}), []ports.StoredEvent{e})
+				ns, err := r.SelectNotifications(ctx, ports.NotificationQuery{Limit: 10, Topics: []string{t}})
+				gomega.Expect(err).NotTo(gomega.HaveOccurred())
+				gomega.Expect(ns).NotTo(gomega.BeEmpty(), "topic %d %q", i, t)
+				for _, n := range ns {
+					gomega.Expect(n.Topic).To(gomega.Equal(t))
+				}
+			}
+		})
+
+		k.spec("AGG-11", "refuses a nil originator id with ErrInvalid, storing nothing", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			_, err := r.InsertEvents(ctx, []ports.StoredEvent{event(uuid.Nil, 0)})
+			expectRecorderError(err, ports.ErrInvalid)
+			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero())
+			insert(ctx, r, event(id, 0))
+			_, err = r.InsertEvents(ctx, []ports.StoredEvent{event(id, 1), event(uuid.Nil, 2)})
+			expectRecorderError(err, ports.ErrInvalid)
+			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}))
+		})
+
+		k.spec("AGG-11", "refuses an empty topic with ErrInvalid, storing nothing", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			bad := event(id, 1)
+			bad.Topic = ""
+			_, err := r.InsertEvents(ctx, []ports.StoredEvent{event(id, 0), bad})
+			expectRecorderError(err, ports.ErrInvalid)
+			gomega.Expect(selectEvents(ctx, r, id, ports.EventQuery{})).To(gomega.BeEmpty())
+			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero())
+		})
+
+		k.spec("AGG-11", "refuses a batch of several aggregates with ErrInvalid unless it declares atomic multi-aggregate batches", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			a, b := uuid.New(), uuid.New()
+			batch := []ports.StoredEvent{event(a, 0), event(b, 0), event(a, 1)}
+			_, err := r.InsertEvents(ctx, batch)
+			if k.h.Capabilities.AtomicMultiAggregateBatches {
+				gomega.Expect(err).NotTo(gomega.HaveOccurred(), "the harness declares atomic multi-aggregate batches")
+				expectEvents(storedEvents(allNotifications(ctx, r, 10)), batch)
+				return
+			}
+			expectRecorderError(err, ports.ErrInvalid)
+			gomega.Expect(selectEvents(ctx, r, a, ports.EventQuery{})).To(gomega.BeEmpty())
+			gomega.Expect(selectEvents(ctx, r, b, ports.EventQuery{})).To(gomega.BeEmpty())
+			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero())
+		})
+
+		k.spec("AGG-11", "refuses a non-positive notification limit with ErrInvalid", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			for _, limit := range []int{0, -1} {
+				_, err := r.SelectNotifications(ctx, ports.NotificationQuery{Limit: limit})
+				expectRecorderError(err, ports.ErrInvalid)
+			}
+		})
+
+		k.spec("AGG-12", "returns promptly with context.Canceled from every call on a cancelled context", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			insert(ctx, r, event(id, 0))
+			cancelled, cancel := context.WithCancel(ctx)
+			cancel()
+			_, err := r.InsertEvents(cancelled, events(id, 1, 3))
+			gomega.Expect(err).To(gomega.MatchError(context.Canceled))
+			_, err = collect(r.SelectEvents(cancelled, id, ports.EventQuery{}))
+			gomega.Expect(err).To(gomega.MatchError(context.Canceled))
+			_, err = r.SelectNotifications(cancelled, ports.NotificationQuery{Limit: 10})
+			gomega.Expect(err).To(gomega.MatchError(context.Canceled))
+			_, err = r.MaxNotificationID(cancelled)
+			gomega.Expect(err).To(gomega.MatchError(context.Canceled))
+			// The store is consistent: the batch is there whole or not at all.
+			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Or(
+				gomega.Equal([]uint64{0}), gomega.Equal([]uint64{0, 1, 2, 3})))
+		})
+
+		k.spec("AGG-12", "returns context.DeadlineExceeded on an expired context", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			expired, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+			defer cancel()
+			_, err := r.InsertEvents(expired, events(id, 0, 2))
+			gomega.Expect(err).To(gomega.MatchError(context.DeadlineExceeded))
+			_, err = collect(r.SelectEvents(expired, id, ports.EventQuery{}))
+			gomega.Expect(err).To(gomega.MatchError(context.DeadlineExceeded))
+			gomega.Expect(len(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Or(gomega.Equal(0), gomega.Equal(2)))
+		})
+
+		k.spec("AGG-12", "stores each batch whole or not at all when contexts are cancelled mid-flight", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			n := k.h.scaled(40)
+			ids := make([]uuid.UUID, n)
+			var wg sync.WaitGroup
+			cctx, cancel := context.WithCancel(ctx)
+			for i := range ids {
+				ids[i] = uuid.New()
+				wg.Go(func() {
+					_, _ = r.InsertEvents(cctx, events(ids[i], 0, 5))
+				})
+				if i == n/2 {
+					cancel()
+				}
+			}
+			wg.Wait()
+			cancel()
+			total := 0
+			for _, id := range ids {
+				got := len(selectEvents(ctx, r, id, ports.EventQuery{}))
+				gomega.Expect(got).To(gomega.Or(gomega.Equal(0), gomega.Equal(5)), "events of a cancelled batch")
+				total += got
+			}
+			gomega.Expect(allNotifications(ctx, r, 100)).To(gomega.HaveLen(total))
+		})
+	})
+}
+
+func describeQuery(q ports.EventQuery) map[string]any {
+	m := map[string]any{"desc": q.Desc, "limit": q.Limit}
+	if q.After != nil {
+		m["after"] = *q.After
+	}
+	if q.Through != nil {
+		m["through"] = *q.Through
+	}
+	return m
+}

@@ -1,0 +1,238 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/google/uuid"
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+
+	"github.com/streamwright/eventsourcing/ports"
+)
+
+// Capability labels; "core" marks rules every recorder follows.
+const (
+	capCore          = "core"
+	capSubscriptions = "subscriptions"
+	capTracking      = "tracking"
+	capSnapshots     = "snapshots"
+	capContiguous    = "contiguous-ids"
+	capMulti         = "multi-aggregate-batches"
+	capIDsFromInsert = "ids-from-insert"
+	labelStress      = "stress"
+)
+
+// spec registers one spec: its text starts with the rule id, it is labelled
+// with the rule family and the capability, bounded by the spec timeout, and
+// skipped with the reason when the capability is not declared.
+func (k *kit) spec(rule, text, capability string, body func(ctx context.Context), decorators ...any) {
+	family := rule
+	for i, c := range rule {
+		if c == '-' {
+			family = rule[:i]
+			break
+		}
+	}
+	args := []any{ginkgo.Label(family, capability), ginkgo.NodeTimeout(k.h.specTimeout())}
+	args = append(args, decorators...)
+	args = append(args, func(ctx ginkgo.SpecContext) {
+		if !k.declared(capability) {
+			ginkgo.Skip(fmt.Sprintf("[%s] needs capability %q: not declared by the harness", rule, capability))
+		}
+		body(ctx)
+	})
+	ginkgo.It("["+rule+"] "+text, args...)
+}
+
+func (k *kit) declared(capability string) bool {
+	c := k.h.Capabilities
+	switch capability {
+	case capCore:
+		return true
+	case capSubscriptions:
+		return c.Subscriptions
+	case capTracking:
+		return c.Tracking
+	case capSnapshots:
+		return c.Snapshots
+	case capContiguous:
+		return c.ContiguousNotificationIDs
+	case capMulti:
+		return c.AtomicMultiAggregateBatches
+	case capIDsFromInsert:
+		return c.NotificationIDsFromInsert
+	}
+	panic("conformance: unknown capability " + capability)
+}
+
+// recorder returns a fresh application recorder from the harness.
+func (k *kit) recorder(ctx context.Context) ports.ApplicationRecorder {
+	ginkgo.GinkgoHelper()
+	r, err := k.h.NewRecorder(ctx)
+	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "Harness.NewRecorder")
+	gomega.Expect(r).NotTo(gomega.BeNil(), "Harness.NewRecorder returned nil")
+	return r
+}
+
+// process returns a fresh recorder as a ports.ProcessRecorder.
+func (k *kit) process(ctx context.Context) ports.ProcessRecorder {
+	ginkgo.GinkgoHelper()
+	r := k.recorder(ctx)
+	p, ok := r.(ports.ProcessRecorder)
+	gomega.Expect(ok).To(gomega.BeTrue(), "the harness declares Tracking, but %T is not a ports.ProcessRecorder", r)
+	return p
+}
+
+// snapshots returns a fresh recorder and its ports.SnapshotRecorder side.
+func (k *kit) snapshots(ctx context.Context) (ports.ApplicationRecorder, ports.SnapshotRecorder) {
+	ginkgo.GinkgoHelper()
+	r := k.recorder(ctx)
+	s, ok := r.(ports.SnapshotRecorder)
+	gomega.Expect(ok).To(gomega.BeTrue(), "the harness declares Snapshots, but %T is not a ports.SnapshotRecorder", r)
+	return r, s
+}
+
+const topic = "conformance.Happened"
+
+// event returns a stored event with a state derived from id and version.
+func event(id uuid.UUID, version uint64) ports.StoredEvent {
+	return ports.StoredEvent{OriginatorID: id, OriginatorVersion: version, Topic: topic,
+		State: fmt.Appendf(nil, `{"aggregate":%q,"version":%d}`, id, version)}
+}
+
+// events returns n contiguous events of aggregate id from version from.
+func events(id uuid.UUID, from uint64, n int) []ports.StoredEvent {
+	evs := make([]ports.StoredEvent, n)
+	for i := range evs {
+		evs[i] = event(id, from+uint64(i))
+	}
+	return evs
+}
+
+// collect drains a sequence, stopping at the first error.
+func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
+	var out []T
+	for v, err := range seq {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// selectEvents selects events and expects no error.
+func selectEvents(ctx context.Context, r ports.AggregateRecorder, id uuid.UUID, q ports.EventQuery) []ports.StoredEvent {
+	ginkgo.GinkgoHelper()
+	evs, err := collect(r.SelectEvents(ctx, id, q))
+	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "SelectEvents")
+	return evs
+}
+
+// insert inserts events and expects no error.
+func insert(ctx context.Context, r ports.AggregateRecorder, evs ...ports.StoredEvent) []uint64 {
+	ginkgo.GinkgoHelper()
+	ids, err := r.InsertEvents(ctx, evs)
+	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "InsertEvents")
+	return ids
+}
+
+// allNotifications pages through the whole log with pages of size page.
+func allNotifications(ctx context.Context, r ports.ApplicationRecorder, page int, topics ...string) []ports.Notification {
+	ginkgo.GinkgoHelper()
+	out, err := readLog(ctx, r, page, topics...)
+	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "SelectNotifications")
+	return out
+}
+
+func readLog(ctx context.Context, r ports.ApplicationRecorder, page int, topics ...string) ([]ports.Notification, error) {
+	var out []ports.Notification
+	q := ports.NotificationQuery{Limit: page, Topics: topics}
+	for {
+		ns, err := r.SelectNotifications(ctx, q)
+		if err != nil {
+			return out, err
+		}
+		if len(ns) > page {
+			return out, fmt.Errorf("SelectNotifications returned %d notifications for limit %d", len(ns), page)
+		}
+		out = append(out, ns...)
+		if len(ns) < page {
+			return out, nil
+		}
+		q.Start, q.ExcludeStart = ns[len(ns)-1].ID, true
+	}
+}
+
+// versions lists the versions of evs.
+func versions(evs []ports.StoredEvent) []uint64 {
+	vs := make([]uint64, len(evs))
+	for i, e := range evs {
+		vs[i] = e.OriginatorVersion
+	}
+	return vs
+}
+
+// notificationIDs lists the ids of ns.
+func notificationIDs(ns []ports.Notification) []uint64 {
+	ids := make([]uint64, len(ns))
+	for i, n := range ns {
+		ids[i] = n.ID
+	}
+	return ids
+}
+
+// storedEvents strips the ids off ns.
+func storedEvents(ns []ports.Notification) []ports.StoredEvent {
+	evs := make([]ports.StoredEvent, len(ns))
+	for i, n := range ns {
+		evs[i] = n.StoredEvent
+	}
+	return evs
+}
+
+// expectEvents expects got to equal want field by field; states compare as
+// bytes, so nil and empty are equal.
+func expectEvents(got, want []ports.StoredEvent) {
+	ginkgo.GinkgoHelper()
+	gomega.Expect(got).To(gomega.HaveLen(len(want)), "number of events (got versions %v, want %v)", versions(got), versions(want))
+	for i := range want {
+		g, w := got[i], want[i]
+		gomega.Expect(g.OriginatorID).To(gomega.Equal(w.OriginatorID), "originator id of event %d", i)
+		gomega.Expect(g.OriginatorVersion).To(gomega.Equal(w.OriginatorVersion), "version of event %d", i)
+		gomega.Expect(g.Topic).To(gomega.Equal(w.Topic), "topic of event %d", i)
+		gomega.Expect(bytes.Equal(g.State, w.State)).To(gomega.BeTrue(), "state of event %d: got %q, want %q", i, abbreviate(g.State), abbreviate(w.State))
+	}
+}
+
+func abbreviate(b []byte) []byte {
+	if len(b) > 64 {
+		return append(b[:64:64], "..."...)
+	}
+	return b
+}
+
+// expectStrictlyIncreasing expects positive, strictly increasing ids.
+func expectStrictlyIncreasing(ids []uint64) {
+	ginkgo.GinkgoHelper()
+	for i, id := range ids {
+		gomega.Expect(id).To(gomega.BeNumerically(">", 0), "notification id at %d must be positive", i)
+		if i > 0 {
+			gomega.Expect(id).To(gomega.BeNumerically(">", ids[i-1]), "notification ids must strictly increase: %d follows %d", id, ids[i-1])
+		}
+	}
+}
+
+// expectRecorderError expects err to match kind and to carry a *ports.Error.
+func expectRecorderError(err, kind error) *ports.Error {
+	ginkgo.GinkgoHelper()
+	gomega.Expect(err).To(gomega.HaveOccurred())
+	gomega.Expect(errors.Is(err, kind)).To(gomega.BeTrue(), "errors.Is(%v, %v)", err, kind)
+	var pe *ports.Error
+	gomega.Expect(errors.As(err, &pe)).To(gomega.BeTrue(), "errors.As(%v, *ports.Error)", err)
+	return pe
+}

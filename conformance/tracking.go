@@ -1,0 +1,267 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+
+	"github.com/streamwright/eventsourcing/ports"
+)
+
+func (k *kit) trackingSpecs() {
+	ginkgo.Describe("tracking and process recorder", func() {
+		k.spec("TRK-1", "records tracking, refuses an equal or lower id with ErrIntegrity, and keeps applications apart", capTracking, func(ctx context.Context) {
+			p := k.process(ctx)
+			up, other := "upstream-"+uuid.NewString(), "other-"+uuid.NewString()
+			gomega.Expect(p.InsertTracking(ctx, ports.Tracking{ApplicationName: up, NotificationID: 5})).To(gomega.Succeed())
+			gomega.Expect(p.MaxTrackingID(ctx, up)).To(gomega.Equal(uint64(5)))
+			for _, id := range []uint64{5, 3, 1} {
+				err := p.InsertTracking(ctx, ports.Tracking{ApplicationName: up, NotificationID: id})
+				expectRecorderError(err, ports.ErrIntegrity)
+			}
+			gomega.Expect(p.MaxTrackingID(ctx, up)).To(gomega.Equal(uint64(5)))
+			gomega.Expect(p.InsertTracking(ctx, ports.Tracking{ApplicationName: other, NotificationID: 1})).To(gomega.Succeed())
+			gomega.Expect(p.InsertTracking(ctx, ports.Tracking{ApplicationName: up, NotificationID: 9})).To(gomega.Succeed())
+			gomega.Expect(p.MaxTrackingID(ctx, up)).To(gomega.Equal(uint64(9)))
+			gomega.Expect(p.MaxTrackingID(ctx, other)).To(gomega.Equal(uint64(1)))
+			gomega.Expect(p.MaxNotificationID(ctx)).To(gomega.BeZero(), "tracking is not a notification")
+		})
+
+		k.spec("TRK-1", "refuses tracking with an empty application name or id 0 with ErrInvalid", capTracking, func(ctx context.Context) {
+			p := k.process(ctx)
+			expectRecorderError(p.InsertTracking(ctx, ports.Tracking{NotificationID: 1}), ports.ErrInvalid)
+			expectRecorderError(p.InsertTracking(ctx, ports.Tracking{ApplicationName: "up"}), ports.ErrInvalid)
+			gomega.Expect(p.MaxTrackingID(ctx, "up")).To(gomega.BeZero())
+		})
+
+		k.spec("TRK-2", "reports 0 as the max tracked id of an unknown application", capTracking, func(ctx context.Context) {
+			p := k.process(ctx)
+			gomega.Expect(p.MaxTrackingID(ctx, "unknown-"+uuid.NewString())).To(gomega.BeZero())
+		})
+
+		k.spec("TRK-3", "has a tracking id exactly when it is at most the max tracked id", capTracking, func(ctx context.Context) {
+			p := k.process(ctx)
+			up := "upstream-" + uuid.NewString()
+			gomega.Expect(p.HasTrackingID(ctx, up, 1)).To(gomega.BeFalse())
+			gomega.Expect(p.HasTrackingID(ctx, up, 0)).To(gomega.BeTrue(), "id 0 is always reached")
+			gomega.Expect(p.InsertTracking(ctx, ports.Tracking{ApplicationName: up, NotificationID: 4})).To(gomega.Succeed())
+			gomega.Expect(p.InsertTracking(ctx, ports.Tracking{ApplicationName: up, NotificationID: 10})).To(gomega.Succeed())
+			for id := uint64(0); id <= 12; id++ {
+				gomega.Expect(p.HasTrackingID(ctx, up, id)).To(gomega.Equal(id <= 10), "HasTrackingID(%d)", id)
+			}
+			gomega.Expect(p.HasTrackingID(ctx, "other-"+uuid.NewString(), 4)).To(gomega.BeFalse())
+		})
+
+		k.spec("TRK-4", "waits for a tracking id: returns once recorded, times out, and stops on cancellation", capTracking, func(ctx context.Context) {
+			p := k.process(ctx)
+			up := "upstream-" + uuid.NewString()
+			done := make(chan error, 1)
+			go func() { done <- p.WaitTrackingID(ctx, up, 3) }()
+			gomega.Consistently(done).WithTimeout(100 * time.Millisecond).ShouldNot(gomega.Receive())
+			gomega.Expect(p.InsertTracking(ctx, ports.Tracking{ApplicationName: up, NotificationID: 2})).To(gomega.Succeed())
+			gomega.Consistently(done).WithTimeout(100 * time.Millisecond).ShouldNot(gomega.Receive())
+			gomega.Expect(p.InsertTracking(ctx, ports.Tracking{ApplicationName: up, NotificationID: 5})).To(gomega.Succeed())
+			gomega.Eventually(done).WithTimeout(10 * time.Second).Should(gomega.Receive(gomega.BeNil()))
+
+			gomega.Expect(p.WaitTrackingID(ctx, up, 4)).To(gomega.Succeed(), "an id in a gap below the max is reached")
+
+			short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel()
+			gomega.Expect(p.WaitTrackingID(short, up, 6)).To(gomega.MatchError(context.DeadlineExceeded))
+
+			cctx, cancel2 := context.WithCancel(ctx)
+			go func() { done <- p.WaitTrackingID(cctx, up, 7) }()
+			time.Sleep(20 * time.Millisecond)
+			cancel2()
+			gomega.Eventually(done).WithTimeout(5 * time.Second).Should(gomega.Receive(gomega.MatchError(context.Canceled)))
+		})
+
+		k.spec("PRC-5", "does not advance tracking when the events conflict", capTracking, func(ctx context.Context) {
+			p := k.process(ctx)
+			up, id := "upstream-"+uuid.NewString(), uuid.New()
+			insert(ctx, p, event(id, 0))
+			_, err := p.InsertEventsWithTracking(ctx, []ports.StoredEvent{event(id, 0)}, ports.Tracking{ApplicationName: up, NotificationID: 1})
+			expectRecorderError(err, ports.ErrConcurrency)
+			gomega.Expect(p.MaxTrackingID(ctx, up)).To(gomega.BeZero())
+		})
+
+		k.spec("PRC-5", "does not store the events when the tracking conflicts", capTracking, func(ctx context.Context) {
+			p := k.process(ctx)
+			up, id := "upstream-"+uuid.NewString(), uuid.New()
+			gomega.Expect(p.InsertTracking(ctx, ports.Tracking{ApplicationName: up, NotificationID: 5})).To(gomega.Succeed())
+			_, err := p.InsertEventsWithTracking(ctx, events(id, 0, 2), ports.Tracking{ApplicationName: up, NotificationID: 5})
+			expectRecorderError(err, ports.ErrIntegrity)
+			gomega.Expect(selectEvents(ctx, p, id, ports.EventQuery{})).To(gomega.BeEmpty())
+			gomega.Expect(p.MaxNotificationID(ctx)).To(gomega.BeZero())
+			ids, err := p.InsertEventsWithTracking(ctx, events(id, 0, 2), ports.Tracking{ApplicationName: up, NotificationID: 6})
+			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			if k.h.Capabilities.NotificationIDsFromInsert {
+				gomega.Expect(ids).To(gomega.Equal(notificationIDs(allNotifications(ctx, p, 10))))
+			}
+			gomega.Expect(p.MaxTrackingID(ctx, up)).To(gomega.Equal(uint64(6)))
+			expectEvents(selectEvents(ctx, p, id, ports.EventQuery{}), events(id, 0, 2))
+		})
+
+		k.spec("PRC-6", "records tracking with no events, and leaves tracking alone for events with none", capTracking, func(ctx context.Context) {
+			p := k.process(ctx)
+			up := "upstream-" + uuid.NewString()
+			_, err := p.InsertEventsWithTracking(ctx, nil, ports.Tracking{ApplicationName: up, NotificationID: 3})
+			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			gomega.Expect(p.MaxTrackingID(ctx, up)).To(gomega.Equal(uint64(3)))
+			gomega.Expect(p.MaxNotificationID(ctx)).To(gomega.BeZero())
+			insert(ctx, p, events(uuid.New(), 0, 2)...)
+			gomega.Expect(p.MaxTrackingID(ctx, up)).To(gomega.Equal(uint64(3)))
+		})
+
+		k.spec("PRC-7", "ends in the state of a single run when processing is interrupted at any point and run again", capTracking, func(ctx context.Context) {
+			upstream := k.recorder(ctx)
+			for range 4 {
+				insert(ctx, upstream, events(uuid.New(), 0, 3)...)
+			}
+			notifications := allNotifications(ctx, upstream, 100)
+			upName := "upstream-" + uuid.NewString()
+
+			reference := k.process(ctx)
+			for _, n := range notifications {
+				gomega.Expect(processOnce(ctx, reference, upName, n)).To(gomega.Succeed())
+			}
+
+			crashed := k.process(ctx)
+			for i, n := range notifications {
+				switch i % 4 {
+				case 0: // crash before storing: nothing to undo
+				case 1: // crash during the call: its context ends under it
+					cctx, cancel := context.WithCancel(ctx)
+					cancel()
+					_ = processOnce(cctx, crashed, upName, n)
+				case 2: // crash after storing, before the process knew: a blind retry is refused
+					gomega.Expect(processOnce(ctx, crashed, upName, n)).To(gomega.Succeed())
+					_, err := crashed.InsertEventsWithTracking(ctx, policy(n), ports.Tracking{ApplicationName: upName, NotificationID: n.ID})
+					expectRecorderError(err, ports.ErrIntegrity)
+				case 3: // the connection breaks around the call
+					if k.h.Disrupt != nil {
+						gomega.Expect(k.h.Disrupt(ctx)).To(gomega.Succeed())
+					}
+					_ = processOnce(ctx, crashed, upName, n)
+				}
+				// Restart: resume after the last tracked id, as a process
+				// application does, and process this notification.
+				gomega.Eventually(func() error {
+					last, err := crashed.MaxTrackingID(ctx, upName)
+					if err != nil {
+						return err
+					}
+					for _, m := range notifications {
+						if m.ID > last && m.ID <= n.ID {
+							if err := processOnce(ctx, crashed, upName, m); err != nil {
+								return err
+							}
+						}
+					}
+					return nil
+				}).WithTimeout(20 * time.Second).Should(gomega.Succeed())
+			}
+
+			gomega.Expect(crashed.MaxTrackingID(ctx, upName)).To(gomega.Equal(notifications[len(notifications)-1].ID))
+			want := allNotifications(ctx, reference, 100)
+			got := allNotifications(ctx, crashed, 100)
+			expectEvents(storedEvents(got), storedEvents(want))
+		})
+	})
+}
+
+// policy is the process of the PRC-7 spec: each upstream event causes one
+// downstream event on an aggregate derived from the upstream one.
+func policy(n ports.Notification) []ports.StoredEvent {
+	id := uuid.NewSHA1(n.OriginatorID, []byte("downstream"))
+	return []ports.StoredEvent{{OriginatorID: id, OriginatorVersion: n.OriginatorVersion, Topic: "conformance.Processed",
+		State: fmt.Appendf(nil, `{"upstream":%d}`, n.OriginatorVersion)}}
+}
+
+// processOnce processes n unless its tracking shows it was processed.
+func processOnce(ctx context.Context, p ports.ProcessRecorder, upName string, n ports.Notification) error {
+	done, err := p.HasTrackingID(ctx, upName, n.ID)
+	if err != nil || done {
+		return err
+	}
+	_, err = p.InsertEventsWithTracking(ctx, policy(n), ports.Tracking{ApplicationName: upName, NotificationID: n.ID})
+	if errors.Is(err, ports.ErrIntegrity) {
+		// A retry of a write whose answer was lost: confirm it took effect.
+		if done, herr := p.HasTrackingID(ctx, upName, n.ID); herr == nil && done {
+			return nil
+		}
+	}
+	return err
+}
+
+func (k *kit) snapshotSpecs() {
+	ginkgo.Describe("snapshots", func() {
+		k.spec("SNP-1", "finds the latest snapshot at or below a version; an older one never replaces a newer one", capSnapshots, func(ctx context.Context) {
+			_, s := k.snapshots(ctx)
+			id := uuid.New()
+			snap := func(v uint64) ports.StoredEvent {
+				return ports.StoredEvent{OriginatorID: id, OriginatorVersion: v, Topic: "conformance.Snapshot", State: fmt.Appendf(nil, `{"v":%d}`, v)}
+			}
+			latest := func(through *uint64) (uint64, bool) {
+				ginkgo.GinkgoHelper()
+				e, ok, err := s.LatestSnapshot(ctx, id, through)
+				gomega.Expect(err).NotTo(gomega.HaveOccurred())
+				if ok {
+					expectEvents([]ports.StoredEvent{e}, []ports.StoredEvent{snap(e.OriginatorVersion)})
+				}
+				return e.OriginatorVersion, ok
+			}
+			_, ok := latest(nil)
+			gomega.Expect(ok).To(gomega.BeFalse(), "no snapshot yet")
+			for _, v := range []uint64{3, 7, 5} {
+				gomega.Expect(s.InsertSnapshot(ctx, snap(v))).To(gomega.Succeed())
+			}
+			gomega.Expect(s.InsertSnapshot(ctx, snap(2))).To(gomega.Succeed())
+			gomega.Expect(s.InsertSnapshot(ctx, snap(7))).To(gomega.Succeed(), "a second snapshot at one version is allowed")
+			v := ports.Version
+			for _, c := range []struct {
+				through *uint64
+				want    uint64
+				ok      bool
+			}{{nil, 7, true}, {v(100), 7, true}, {v(7), 7, true}, {v(6), 5, true}, {v(5), 5, true}, {v(4), 3, true}, {v(2), 2, true}, {v(1), 0, false}} {
+				got, ok := latest(c.through)
+				gomega.Expect(ok).To(gomega.Equal(c.ok))
+				if ok {
+					gomega.Expect(got).To(gomega.Equal(c.want))
+				}
+			}
+			_, ok, err := s.LatestSnapshot(ctx, uuid.New(), nil)
+			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			gomega.Expect(ok).To(gomega.BeFalse(), "unknown aggregate")
+		})
+
+		k.spec("SNP-1", "refuses a snapshot with a nil id or an empty topic with ErrInvalid", capSnapshots, func(ctx context.Context) {
+			_, s := k.snapshots(ctx)
+			expectRecorderError(s.InsertSnapshot(ctx, ports.StoredEvent{Topic: "t"}), ports.ErrInvalid)
+			expectRecorderError(s.InsertSnapshot(ctx, ports.StoredEvent{OriginatorID: uuid.New()}), ports.ErrInvalid)
+		})
+
+		k.spec("SNP-2", "keeps snapshots out of the notification log and out of the aggregate's events", capSnapshots, func(ctx context.Context) {
+			r, s := k.snapshots(ctx)
+			id := uuid.New()
+			insert(ctx, r, events(id, 0, 2)...)
+			snapshot := ports.StoredEvent{OriginatorID: id, OriginatorVersion: 1, Topic: "conformance.Snapshot", State: []byte(`{}`)}
+			gomega.Expect(s.InsertSnapshot(ctx, snapshot)).To(gomega.Succeed())
+			insert(ctx, r, event(id, 2))
+			snapshot.OriginatorVersion = 2
+			gomega.Expect(s.InsertSnapshot(ctx, snapshot)).To(gomega.Succeed())
+			insert(ctx, r, event(id, 3))
+			expectEvents(selectEvents(ctx, r, id, ports.EventQuery{}), events(id, 0, 4))
+			expectEvents(storedEvents(allNotifications(ctx, r, 10)), events(id, 0, 4))
+			got, ok, err := s.LatestSnapshot(ctx, id, nil)
+			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			gomega.Expect(ok).To(gomega.BeTrue())
+			gomega.Expect(got.OriginatorVersion).To(gomega.Equal(uint64(2)))
+		})
+	})
+}

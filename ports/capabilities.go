@@ -1,0 +1,31 @@
+package ports
+
+// Capabilities lists what an adapter can do beyond the rules every recorder
+// follows. The conformance kit runs the rules that need a capability only
+// when the adapter declares it, and the application layer adapts to it.
+type Capabilities struct {
+	// ContiguousNotificationIDs: notification ids start at 1 and have no
+	// gaps (in-memory: yes; EventStoreDB: no, ids are log positions).
+	ContiguousNotificationIDs bool
+	// AtomicMultiAggregateBatches: one InsertEvents call may store events
+	// of several aggregates atomically (EventStoreDB: no, one stream per
+	// atomic append).
+	AtomicMultiAggregateBatches bool
+	// Subscriptions: Subscribe follows the log live.
+	Subscriptions bool
+	// Tracking: the recorder is a ProcessRecorder.
+	Tracking bool
+	// Snapshots: the recorder is also a SnapshotRecorder.
+	Snapshots bool
+	// NotificationIDsFromInsert: InsertEvents returns each event's
+	// notification id.
+	NotificationIDsFromInsert bool
+}
+
+// CapabilityReporter is implemented by recorders that report their
+// capabilities at run time.
+type CapabilityReporter interface {
+	// Capabilities returns the recorder's capabilities; the result never
+	// changes over the recorder's life.
+	Capabilities() Capabilities
+}

@@ -1,0 +1,120 @@
+package ports
+
+import (
+	"context"
+	"iter"
+
+	"github.com/google/uuid"
+)
+
+// AggregateRecorder stores and selects the events of aggregates.
+//
+// Implementations are safe for concurrent use. Every method honours its
+// context: once ctx is done it returns promptly with an error matching
+// ctx.Err(), and the store stays consistent (a batch is stored whole or not
+// at all).
+type AggregateRecorder interface {
+	// InsertEvents stores a batch of events atomically: all of them or none.
+	//
+	// Within the batch, each aggregate's events must carry contiguous,
+	// ascending versions, and the first of them must follow right after the
+	// aggregate's last stored version (any version may start a new
+	// aggregate, though some stores require 0; see the adapter's docs).
+	// Otherwise nothing is stored and the error matches ErrConcurrency when
+	// a version exists already or the aggregate has moved on, and
+	// ErrIntegrity for any other break in the versions. Bad input (nil id,
+	// empty topic) fails with ErrInvalid; a batch spanning several
+	// aggregates fails with ErrNotSupported where the store cannot write
+	// them atomically. An empty batch is a no-op.
+	//
+	// When the recorder declares NotificationIDsFromInsert, the result holds
+	// the notification id of each event, in batch order; otherwise it is nil.
+	InsertEvents(ctx context.Context, events []StoredEvent) ([]uint64, error)
+
+	// SelectEvents yields the events of aggregate id chosen by q, in version
+	// order (descending with q.Desc). An unknown aggregate yields nothing
+	// and no error. A failure is yielded once as the last element.
+	SelectEvents(ctx context.Context, id uuid.UUID, q EventQuery) iter.Seq2[StoredEvent, error]
+}
+
+// ApplicationRecorder is an AggregateRecorder that also keeps the
+// application's notification log: every event it stores gets a notification
+// id (see the package doc), and the log can be read in pages and followed
+// live.
+type ApplicationRecorder interface {
+	AggregateRecorder
+
+	// SelectNotifications returns one page of the log chosen by q, in
+	// ascending id order. q.Limit must be positive, else ErrInvalid.
+	SelectNotifications(ctx context.Context, q NotificationQuery) ([]Notification, error)
+
+	// MaxNotificationID returns the id of the newest notification in the
+	// log, or 0 when the log is empty.
+	MaxNotificationID(ctx context.Context) (uint64, error)
+
+	// Subscribe yields every notification with an id greater than after
+	// (0: from the beginning) whose topic is one of topics (all topics when
+	// none are given), in id order, first those already stored and then
+	// each new one as it is committed, with no gap and no duplicate.
+	//
+	// The sequence does not end by itself: it ends when the loop breaks,
+	// which releases its resources, or after yielding an error: ctx.Err()
+	// once ctx is done, or the failure of the store (never a silent end).
+	// Recorders without the Subscriptions capability yield ErrNotSupported.
+	Subscribe(ctx context.Context, after uint64, topics ...string) iter.Seq2[Notification, error]
+}
+
+// TrackingRecorder records which upstream notifications an application has
+// processed.
+type TrackingRecorder interface {
+	// InsertTracking records t. A notification id that is not greater than
+	// the one already recorded for the same application fails with
+	// ErrIntegrity. Applications are tracked independently.
+	InsertTracking(ctx context.Context, t Tracking) error
+
+	// MaxTrackingID returns the highest notification id recorded for the
+	// named upstream application, or 0 when none is.
+	MaxTrackingID(ctx context.Context, application string) (uint64, error)
+
+	// HasTrackingID reports whether the named application's processing has
+	// reached id: true exactly when id <= MaxTrackingID (so ids in gaps of
+	// the upstream log count, and id 0 is always reached).
+	HasTrackingID(ctx context.Context, application string, id uint64) (bool, error)
+
+	// WaitTrackingID blocks until HasTrackingID(application, id) would be
+	// true and returns nil, or returns an error matching ctx.Err() once ctx
+	// is done: give ctx a deadline to wait with a timeout.
+	WaitTrackingID(ctx context.Context, application string, id uint64) error
+}
+
+// ProcessRecorder is the recorder of a process application: an
+// ApplicationRecorder and TrackingRecorder that stores new events together
+// with the tracking of the upstream notification that caused them.
+type ProcessRecorder interface {
+	ApplicationRecorder
+	TrackingRecorder
+
+	// InsertEventsWithTracking stores events and t atomically: if the
+	// events conflict, the tracking is not advanced, and if the tracking
+	// conflicts (ErrIntegrity), the events are not stored. Events may be
+	// empty, which records only the tracking. Results and errors are as
+	// for InsertEvents and InsertTracking.
+	InsertEventsWithTracking(ctx context.Context, events []StoredEvent, t Tracking) ([]uint64, error)
+}
+
+// SnapshotRecorder stores snapshots of aggregates: states taken at a version
+// so that an aggregate can be rebuilt without reading its whole history.
+// Snapshots are kept apart from events: they never appear as notifications
+// and never conflict with an aggregate's events.
+type SnapshotRecorder interface {
+	// InsertSnapshot stores s, a snapshot of aggregate s.OriginatorID at
+	// version s.OriginatorVersion. Storing an older snapshot after a newer
+	// one never hides the newer one; storing a second snapshot at the same
+	// version is allowed (both describe the same state).
+	InsertSnapshot(ctx context.Context, s StoredEvent) error
+
+	// LatestSnapshot returns the snapshot of aggregate id with the highest
+	// version not above through (no bound when through is nil), and false
+	// when there is none.
+	LatestSnapshot(ctx context.Context, id uuid.UUID, through *uint64) (StoredEvent, bool, error)
+}
