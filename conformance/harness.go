@@ -46,6 +46,10 @@ type Harness struct {
 	// SpecTimeout bounds each spec. Default 1 minute.
 	SpecTimeout time.Duration
 
+	// DeliveryTimeout bounds each wait for something asynchronous, such as
+	// a notification reaching a subscriber. Default 10 seconds.
+	DeliveryTimeout time.Duration
+
 	// Scale multiplies the size of the stress specs ([AGG-9], [APP-7],
 	// [APP-8], [SUB-5]). Default 1; lower it for slow stores with a value
 	// such as 0.2.
@@ -63,6 +67,9 @@ func (h Harness) Validate() error {
 	}
 	if h.SpecTimeout < 0 {
 		errs = append(errs, errors.New("conformance: Harness.SpecTimeout must not be negative"))
+	}
+	if h.DeliveryTimeout < 0 {
+		errs = append(errs, errors.New("conformance: Harness.DeliveryTimeout must not be negative"))
 	}
 	if h.Scale < 0 {
 		errs = append(errs, errors.New("conformance: Harness.Scale must not be negative"))
@@ -82,6 +89,13 @@ func (h Harness) specTimeout() time.Duration {
 		return time.Minute
 	}
 	return h.SpecTimeout
+}
+
+func (h Harness) deliveryTimeout() time.Duration {
+	if h.DeliveryTimeout == 0 {
+		return 10 * time.Second
+	}
+	return h.DeliveryTimeout
 }
 
 // scaled returns n multiplied by Scale, at least 1.

@@ -160,7 +160,12 @@ func readLog(ctx context.Context, r ports.ApplicationRecorder, page int, topics 
 		if len(ns) > page {
 			return out, fmt.Errorf("SelectNotifications returned %d notifications for limit %d", len(ns), page)
 		}
-		out = append(out, ns...)
+		for _, n := range ns {
+			if len(out) > 0 && n.ID <= out[len(out)-1].ID {
+				return out, fmt.Errorf("SelectNotifications returned id %d after id %d: ids must be unique and increasing", n.ID, out[len(out)-1].ID)
+			}
+			out = append(out, n)
+		}
 		if len(ns) < page {
 			return out, nil
 		}

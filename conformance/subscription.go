@@ -24,13 +24,15 @@ type follower struct {
 	ended  bool
 	cancel context.CancelFunc
 	done   chan struct{}
+	// timeout bounds each wait for delivery.
+	timeout time.Duration
 }
 
 // follow starts consuming r.Subscribe(after, topics...) until its context is
 // cancelled, it yields an error, or stopAfter items arrived (0: no limit).
-func follow(ctx context.Context, r ports.ApplicationRecorder, after uint64, stopAfter int, topics ...string) *follower {
+func (k *kit) follow(ctx context.Context, r ports.ApplicationRecorder, after uint64, stopAfter int, topics ...string) *follower {
 	sctx, cancel := context.WithCancel(ctx)
-	f := &follower{cancel: cancel, done: make(chan struct{})}
+	f := &follower{cancel: cancel, done: make(chan struct{}), timeout: k.h.deliveryTimeout()}
 	go func() {
 		defer ginkgo.GinkgoRecover()
 		defer close(f.done)
@@ -77,7 +79,7 @@ func (f *follower) result() (ended bool, err error) {
 func (f *follower) stop() {
 	ginkgo.GinkgoHelper()
 	f.cancel()
-	gomega.Eventually(f.done).WithTimeout(5 * time.Second).Should(gomega.BeClosed(), "the subscription stops promptly when its context is cancelled")
+	gomega.Eventually(f.done).WithTimeout(5*time.Second).Should(gomega.BeClosed(), "the subscription stops promptly when its context is cancelled")
 }
 
 // waitFor waits until n notifications arrived and returns them.
@@ -91,7 +93,7 @@ func (f *follower) waitFor(n int) []ports.Notification {
 			return fmt.Errorf("%d of %d notifications received", c, n)
 		}
 		return nil
-	}).WithTimeout(20 * time.Second).WithPolling(5 * time.Millisecond).Should(gomega.Succeed())
+	}).WithTimeout(f.timeout).WithPolling(5 * time.Millisecond).Should(gomega.Succeed())
 	got := f.received()
 	gomega.Expect(got).To(gomega.HaveLen(n), "no more than the expected notifications arrive")
 	return got
@@ -108,7 +110,7 @@ func (k *kit) subscriptionSpecs() {
 				want = append(want, batch...)
 			}
 			all := allNotifications(ctx, r, 100)
-			f := follow(ctx, r, all[1].ID, 0)
+			f := k.follow(ctx, r, all[1].ID, 0)
 			defer f.stop()
 			got := f.waitFor(4)
 			expectEvents(storedEvents(got), want[2:])
@@ -126,7 +128,7 @@ func (k *kit) subscriptionSpecs() {
 
 		k.spec("SUB-1", "delivers the whole log when subscribed from the beginning, including events stored after it started", capSubscriptions, func(ctx context.Context) {
 			r := k.recorder(ctx)
-			f := follow(ctx, r, 0, 0)
+			f := k.follow(ctx, r, 0, 0)
 			defer f.stop()
 			want := events(uuid.New(), 0, 3)
 			insert(ctx, r, want[0])
@@ -152,7 +154,7 @@ func (k *kit) subscriptionSpecs() {
 				}
 			}
 			store()
-			f := follow(ctx, r, 0, 0, "sub.A", "sub.C")
+			f := k.follow(ctx, r, 0, 0, "sub.A", "sub.C")
 			defer f.stop()
 			f.waitFor(2)
 			store()
@@ -163,7 +165,7 @@ func (k *kit) subscriptionSpecs() {
 
 		k.spec("SUB-3", "stops promptly when cancelled before the first item", capSubscriptions, func(ctx context.Context) {
 			r := k.recorder(ctx)
-			f := follow(ctx, r, 0, 0)
+			f := k.follow(ctx, r, 0, 0)
 			time.Sleep(20 * time.Millisecond)
 			f.stop()
 			ended, err := f.result()
@@ -175,7 +177,7 @@ func (k *kit) subscriptionSpecs() {
 		k.spec("SUB-3", "stops promptly when cancelled while waiting for new events", capSubscriptions, func(ctx context.Context) {
 			r := k.recorder(ctx)
 			insert(ctx, r, events(uuid.New(), 0, 2)...)
-			f := follow(ctx, r, 0, 0)
+			f := k.follow(ctx, r, 0, 0)
 			f.waitFor(2)
 			f.stop()
 			_, err := f.result()
@@ -226,7 +228,7 @@ func (k *kit) subscriptionSpecs() {
 					continue
 				}
 				// Cancel while waiting live.
-				f := follow(ctx, r, 0, 0)
+				f := k.follow(ctx, r, 0, 0)
 				f.waitFor(5)
 				f.stop()
 			}
@@ -247,7 +249,7 @@ func (k *kit) subscriptionSpecs() {
 				}
 			}
 			insert(ctx, r, want[5:]...)
-			f := follow(ctx, r, delivered[2].ID, 0)
+			f := k.follow(ctx, r, delivered[2].ID, 0)
 			defer f.stop()
 			rest := f.waitFor(5)
 			gomega.Consistently(f.count).WithTimeout(200 * time.Millisecond).Should(gomega.Equal(5))
@@ -257,7 +259,7 @@ func (k *kit) subscriptionSpecs() {
 		k.spec("SUB-5", "delivers every event once to a subscriber racing concurrent writers", capSubscriptions, func(ctx context.Context) {
 			r := k.recorder(ctx)
 			batches, size := 20, k.h.scaled(100)
-			f := follow(ctx, r, 0, 0)
+			f := k.follow(ctx, r, 0, 0)
 			defer f.stop()
 			errs := make(chan error, batches)
 			var wg sync.WaitGroup
@@ -323,7 +325,7 @@ func (k *kit) subscriptionSpecs() {
 							return nil // an earlier attempt was committed
 						}
 						return err
-					}).WithTimeout(20 * time.Second).Should(gomega.Succeed())
+					}).WithTimeout(k.h.deliveryTimeout()).Should(gomega.Succeed())
 				}
 				if len(got) == len(want) {
 					break
@@ -333,7 +335,7 @@ func (k *kit) subscriptionSpecs() {
 				gomega.Expect(failure).NotTo(gomega.MatchError(context.Canceled), "a broken connection is not a cancellation")
 				gomega.Expect(expectEventsPrefix(storedEvents(got), want)).To(gomega.Succeed())
 				// Resuming after the failure delivers exactly the rest.
-				rest := follow(ctx, r, got[len(got)-1].ID, 0)
+				rest := k.follow(ctx, r, got[len(got)-1].ID, 0)
 				defer rest.stop()
 				got = append(got, rest.waitFor(len(want)-len(got))...)
 			}

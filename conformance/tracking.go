@@ -66,7 +66,7 @@ func (k *kit) trackingSpecs() {
 			gomega.Expect(p.InsertTracking(ctx, ports.Tracking{ApplicationName: up, NotificationID: 2})).To(gomega.Succeed())
 			gomega.Consistently(done).WithTimeout(100 * time.Millisecond).ShouldNot(gomega.Receive())
 			gomega.Expect(p.InsertTracking(ctx, ports.Tracking{ApplicationName: up, NotificationID: 5})).To(gomega.Succeed())
-			gomega.Eventually(done).WithTimeout(10 * time.Second).Should(gomega.Receive(gomega.BeNil()))
+			gomega.Eventually(done).WithTimeout(k.h.deliveryTimeout()).Should(gomega.Receive(gomega.BeNil()))
 
 			gomega.Expect(p.WaitTrackingID(ctx, up, 4)).To(gomega.Succeed(), "an id in a gap below the max is reached")
 
@@ -164,7 +164,7 @@ func (k *kit) trackingSpecs() {
 						}
 					}
 					return nil
-				}).WithTimeout(20 * time.Second).Should(gomega.Succeed())
+				}).WithTimeout(k.h.deliveryTimeout()).Should(gomega.Succeed())
 			}
 
 			gomega.Expect(crashed.MaxTrackingID(ctx, upName)).To(gomega.Equal(notifications[len(notifications)-1].ID))
