@@ -1,0 +1,681 @@
+package esdbtest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
+	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
+	"github.com/google/uuid"
+	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// streamsService implements the Streams gRPC service over a store.
+type streamsService struct {
+	api.UnimplementedStreamsServer
+	srv *Server
+}
+
+func (s *streamsService) store() *store { return s.srv.store }
+
+func parseID(u *shared.UUID) (uuid.UUID, bool) {
+	if u == nil {
+		return uuid.Nil, false
+	}
+	if st := u.GetStructured(); st != nil {
+		var id uuid.UUID
+		m, l := uint64(st.MostSignificantBits), uint64(st.LeastSignificantBits)
+		for i := range 8 {
+			id[i] = byte(m >> (56 - 8*i))
+			id[8+i] = byte(l >> (56 - 8*i))
+		}
+		return id, true
+	}
+	id, err := uuid.Parse(u.GetString_())
+	return id, err == nil
+}
+
+// proposal validates one proposed message.
+func proposal(id *shared.UUID, md map[string]string, custom, data []byte) (proposed, error) {
+	typ, okType := md["type"]
+	ct, okCT := md["content-type"]
+	if !okType || !okCT {
+		return proposed{}, errMissingMetadata
+	}
+	eid, ok := parseID(id)
+	if !ok {
+		return proposed{}, errors.New("invalid event id")
+	}
+	if ct != contentJSON {
+		ct = contentBinary
+	}
+	return proposed{id: eid, eventType: typ, contentType: ct, data: data, meta: custom}, nil
+}
+
+var errMissingMetadata = errors.New("missing required metadata property")
+
+func eventSize(typ string, custom, data []byte) int { return len(data) + len(custom) + 2*len(typ) }
+
+// Append appends the events of a client-streaming request. It reads the
+// whole request before answering, because an early answer turns the client's
+// next Send into io.EOF and the status would be lost.
+func (s *streamsService) Append(srv api.Streams_AppendServer) error {
+	var (
+		name    string
+		exp     expectation
+		evs     []proposed
+		size    int
+		bad     error
+		started bool
+	)
+	for {
+		req, err := srv.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if o := req.GetOptions(); o != nil && !started {
+			started = true
+			name = string(o.GetStreamIdentifier().GetStreamName())
+			switch e := o.ExpectedStreamRevision.(type) {
+			case *api.AppendReq_Options_Revision:
+				exp = expectation{kind: expectRevision, revision: e.Revision}
+			case *api.AppendReq_Options_NoStream:
+				exp = expectation{kind: expectNoStream}
+			case *api.AppendReq_Options_StreamExists:
+				exp = expectation{kind: expectStreamExists}
+			}
+			continue
+		}
+		m := req.GetProposedMessage()
+		if m == nil || !started {
+			bad = invalid(srv, "the first message of an append must be its options, the rest proposed messages")
+			continue
+		}
+		p, err := proposal(m.Id, m.Metadata, m.CustomMetadata, m.Data)
+		if errors.Is(err, errMissingMetadata) && bad == nil {
+			bad = fail(srv, codes.InvalidArgument, "Required metadata properties are missing",
+				"exception", "missing-required-metadata-property", "required-metadata-properties", "type,content-type")
+		} else if err != nil && bad == nil {
+			bad = invalid(srv, err.Error())
+		}
+		size += eventSize(p.eventType, m.CustomMetadata, m.Data)
+		evs = append(evs, p)
+	}
+	if bad != nil {
+		return bad
+	}
+	if name == "" {
+		return invalid(srv, "a stream name is required")
+	}
+	if limit := s.srv.maxAppendSize(); size > limit {
+		return fail(srv, codes.InvalidArgument, "Maximum Append Size of "+strconv.Itoa(limit)+" Exceeded.",
+			"exception", "maximum-append-size-exceeded", "maximum-append-size", strconv.Itoa(limit))
+	}
+	out := s.store().appendEvents(name, exp, evs)
+	if out.deleted {
+		return streamDeleted(srv, name)
+	}
+	if err := s.srv.faults.lostAnswer(); err != nil {
+		return err
+	}
+	if out.wrong != nil {
+		return srv.SendAndClose(&api.AppendResp{Result: &api.AppendResp_WrongExpectedVersion_{
+			WrongExpectedVersion: appendWrongVersion(out.wrong)}})
+	}
+	return srv.SendAndClose(&api.AppendResp{Result: &api.AppendResp_Success_{Success: appendSuccess(out.ok)}})
+}
+
+func appendSuccess(r *appendResult) *api.AppendResp_Success {
+	ok := &api.AppendResp_Success{}
+	if r.revision < 0 {
+		ok.CurrentRevisionOption = &api.AppendResp_Success_NoStream{NoStream: &shared.Empty{}}
+	} else {
+		ok.CurrentRevisionOption = &api.AppendResp_Success_CurrentRevision{CurrentRevision: uint64(r.revision)}
+	}
+	if r.hasPosition {
+		ok.PositionOption = &api.AppendResp_Success_Position{Position: &api.AppendResp_Position{
+			CommitPosition: r.position, PreparePosition: r.position}}
+	} else {
+		ok.PositionOption = &api.AppendResp_Success_NoPosition{NoPosition: &shared.Empty{}}
+	}
+	return ok
+}
+
+// appendWrongVersion fills both the current and the legacy 20.6.0 fields.
+func appendWrongVersion(w *wrongVersion) *api.AppendResp_WrongExpectedVersion {
+	e := &api.AppendResp_WrongExpectedVersion{}
+	if w.current < 0 {
+		e.CurrentRevisionOption = &api.AppendResp_WrongExpectedVersion_CurrentNoStream{CurrentNoStream: &shared.Empty{}}
+		e.CurrentRevisionOption_20_6_0 = &api.AppendResp_WrongExpectedVersion_NoStream_20_6_0{NoStream_20_6_0: &shared.Empty{}}
+	} else {
+		e.CurrentRevisionOption = &api.AppendResp_WrongExpectedVersion_CurrentRevision{CurrentRevision: uint64(w.current)}
+		e.CurrentRevisionOption_20_6_0 = &api.AppendResp_WrongExpectedVersion_CurrentRevision_20_6_0{CurrentRevision_20_6_0: uint64(w.current)}
+	}
+	switch w.expected.kind {
+	case expectAny:
+		e.ExpectedRevisionOption = &api.AppendResp_WrongExpectedVersion_ExpectedAny{ExpectedAny: &shared.Empty{}}
+		e.ExpectedRevisionOption_20_6_0 = &api.AppendResp_WrongExpectedVersion_Any_20_6_0{Any_20_6_0: &shared.Empty{}}
+	case expectNoStream:
+		e.ExpectedRevisionOption = &api.AppendResp_WrongExpectedVersion_ExpectedNoStream{ExpectedNoStream: &shared.Empty{}}
+		// 20.6.0 had no "no stream" expectation; it reported revision -1.
+		e.ExpectedRevisionOption_20_6_0 = &api.AppendResp_WrongExpectedVersion_ExpectedRevision_20_6_0{ExpectedRevision_20_6_0: math.MaxUint64}
+	case expectStreamExists:
+		e.ExpectedRevisionOption = &api.AppendResp_WrongExpectedVersion_ExpectedStreamExists{ExpectedStreamExists: &shared.Empty{}}
+		e.ExpectedRevisionOption_20_6_0 = &api.AppendResp_WrongExpectedVersion_StreamExists_20_6_0{StreamExists_20_6_0: &shared.Empty{}}
+	case expectRevision:
+		e.ExpectedRevisionOption = &api.AppendResp_WrongExpectedVersion_ExpectedRevision{ExpectedRevision: w.expected.revision}
+		e.ExpectedRevisionOption_20_6_0 = &api.AppendResp_WrongExpectedVersion_ExpectedRevision_20_6_0{ExpectedRevision_20_6_0: w.expected.revision}
+	}
+	return e
+}
+
+func deleteExpectation(opt any) expectation {
+	switch e := opt.(type) {
+	case *api.DeleteReq_Options_Revision:
+		return expectation{kind: expectRevision, revision: e.Revision}
+	case *api.DeleteReq_Options_NoStream:
+		return expectation{kind: expectNoStream}
+	case *api.DeleteReq_Options_StreamExists:
+		return expectation{kind: expectStreamExists}
+	case *api.TombstoneReq_Options_Revision:
+		return expectation{kind: expectRevision, revision: e.Revision}
+	case *api.TombstoneReq_Options_NoStream:
+		return expectation{kind: expectNoStream}
+	case *api.TombstoneReq_Options_StreamExists:
+		return expectation{kind: expectStreamExists}
+	}
+	return expectation{kind: expectAny}
+}
+
+// Delete soft-deletes a stream.
+func (s *streamsService) Delete(ctx context.Context, req *api.DeleteReq) (*api.DeleteResp, error) {
+	name := string(req.GetOptions().GetStreamIdentifier().GetStreamName())
+	t := ctxTrailer{ctx}
+	if name == "" {
+		return nil, invalid(t, "a stream name is required")
+	}
+	out := s.store().softDelete(name, deleteExpectation(req.GetOptions().GetExpectedStreamRevision()))
+	switch {
+	case out.deleted:
+		return nil, streamDeleted(t, name)
+	case out.wrong != nil:
+		return nil, deleteWrongVersion(t, name, out.wrong)
+	}
+	return &api.DeleteResp{PositionOption: &api.DeleteResp_Position_{Position: &api.DeleteResp_Position{
+		CommitPosition: out.position, PreparePosition: out.position}}}, nil
+}
+
+// Tombstone deletes a stream for good.
+func (s *streamsService) Tombstone(ctx context.Context, req *api.TombstoneReq) (*api.TombstoneResp, error) {
+	name := string(req.GetOptions().GetStreamIdentifier().GetStreamName())
+	t := ctxTrailer{ctx}
+	if name == "" {
+		return nil, invalid(t, "a stream name is required")
+	}
+	out := s.store().tombstone(name, deleteExpectation(req.GetOptions().GetExpectedStreamRevision()))
+	switch {
+	case out.deleted:
+		return nil, streamDeleted(t, name)
+	case out.wrong != nil:
+		return nil, deleteWrongVersion(t, name, out.wrong)
+	}
+	return &api.TombstoneResp{PositionOption: &api.TombstoneResp_Position_{Position: &api.TombstoneResp_Position{
+		CommitPosition: out.position, PreparePosition: out.position}}}, nil
+}
+
+// BatchAppend appends batches sent on a bidirectional stream. Each request
+// carries a correlation id; the one with is_final set commits the batch
+// assembled from it and the earlier requests with the same id.
+func (s *streamsService) BatchAppend(srv api.Streams_BatchAppendServer) error {
+	type pending struct {
+		name string
+		exp  expectation
+		opts *api.BatchAppendReq_Options
+		evs  []proposed
+		size int
+		bad  string
+	}
+	batches := map[uuid.UUID]*pending{}
+	for {
+		req, err := srv.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		corr, _ := parseID(req.CorrelationId)
+		p := batches[corr]
+		if p == nil {
+			p = &pending{}
+			batches[corr] = p
+		}
+		if o := req.GetOptions(); o != nil && p.opts == nil {
+			p.opts = o
+			p.name = string(o.GetStreamIdentifier().GetStreamName())
+			switch e := o.ExpectedStreamPosition.(type) {
+			case *api.BatchAppendReq_Options_StreamPosition:
+				p.exp = expectation{kind: expectRevision, revision: e.StreamPosition}
+			case *api.BatchAppendReq_Options_NoStream:
+				p.exp = expectation{kind: expectNoStream}
+			case *api.BatchAppendReq_Options_StreamExists:
+				p.exp = expectation{kind: expectStreamExists}
+			}
+		}
+		for _, m := range req.ProposedMessages {
+			e, err := proposal(m.Id, m.Metadata, m.CustomMetadata, m.Data)
+			if err != nil && p.bad == "" {
+				p.bad = err.Error()
+			}
+			p.size += eventSize(e.eventType, m.CustomMetadata, m.Data)
+			p.evs = append(p.evs, e)
+		}
+		if !req.IsFinal {
+			continue
+		}
+		delete(batches, corr)
+		resp := &api.BatchAppendResp{CorrelationId: req.CorrelationId}
+		if p.opts != nil {
+			resp.StreamIdentifier = p.opts.StreamIdentifier
+			switch e := p.opts.ExpectedStreamPosition.(type) {
+			case *api.BatchAppendReq_Options_StreamPosition:
+				resp.ExpectedStreamPosition = &api.BatchAppendResp_StreamPosition{StreamPosition: e.StreamPosition}
+			case *api.BatchAppendReq_Options_NoStream:
+				resp.ExpectedStreamPosition = &api.BatchAppendResp_NoStream{NoStream: e.NoStream}
+			case *api.BatchAppendReq_Options_StreamExists:
+				resp.ExpectedStreamPosition = &api.BatchAppendResp_StreamExists{StreamExists: e.StreamExists}
+			case *api.BatchAppendReq_Options_Any:
+				resp.ExpectedStreamPosition = &api.BatchAppendResp_Any{Any: e.Any}
+			}
+		}
+		s.batchResult(resp, p.name, p.exp, p.evs, p.size, p.bad, p.opts == nil)
+		if err := srv.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+// batchResult commits one assembled batch and sets resp's result.
+func (s *streamsService) batchResult(resp *api.BatchAppendResp, name string, exp expectation, evs []proposed, size int, bad string, noOptions bool) {
+	rpcErr := func(code codes.Code, msg string) {
+		resp.Result = &api.BatchAppendResp_Error{Error: &status.Status{Code: int32(code), Message: msg}}
+	}
+	switch {
+	case noOptions || name == "":
+		rpcErr(codes.InvalidArgument, "a batch needs options with a stream name")
+		return
+	case bad != "":
+		rpcErr(codes.InvalidArgument, bad)
+		return
+	case size > s.srv.maxAppendSize():
+		rpcErr(codes.InvalidArgument, "Maximum Append Size of "+strconv.Itoa(s.srv.maxAppendSize())+" Exceeded.")
+		return
+	}
+	out := s.store().appendEvents(name, exp, evs)
+	switch {
+	case out.deleted:
+		rpcErr(codes.FailedPrecondition, "Event stream '"+name+"' is deleted.")
+		return
+	case out.wrong != nil:
+		rpcErr(codes.FailedPrecondition, "WrongExpectedVersion: expected "+exp.legacyNumber()+", actual "+strconv.FormatInt(out.wrong.current, 10))
+		return
+	}
+	ok := &api.BatchAppendResp_Success{}
+	if out.ok.revision < 0 {
+		ok.CurrentRevisionOption = &api.BatchAppendResp_Success_NoStream{NoStream: &emptypb.Empty{}}
+	} else {
+		ok.CurrentRevisionOption = &api.BatchAppendResp_Success_CurrentRevision{CurrentRevision: uint64(out.ok.revision)}
+	}
+	if out.ok.hasPosition {
+		ok.PositionOption = &api.BatchAppendResp_Success_Position{Position: &shared.AllStreamPosition{
+			CommitPosition: out.ok.position, PreparePosition: out.ok.position}}
+	} else {
+		ok.PositionOption = &api.BatchAppendResp_Success_NoPosition{NoPosition: &emptypb.Empty{}}
+	}
+	resp.Result = &api.BatchAppendResp_Success_{Success: ok}
+}
+
+// filter is a server-side $all filter on stream names or event types.
+type filter struct {
+	onType   bool
+	re       *regexp.Regexp
+	prefixes []string
+}
+
+func newFilter(o *api.ReadReq_Options_FilterOptions) (*filter, error) {
+	f := &filter{}
+	var ex *api.ReadReq_Options_FilterOptions_Expression
+	switch x := o.Filter.(type) {
+	case *api.ReadReq_Options_FilterOptions_EventType:
+		f.onType, ex = true, x.EventType
+	case *api.ReadReq_Options_FilterOptions_StreamIdentifier:
+		ex = x.StreamIdentifier
+	default:
+		return nil, errors.New("a filter needs a stream identifier or event type expression")
+	}
+	if ex.GetRegex() != "" {
+		re, err := regexp.Compile(ex.GetRegex())
+		if err != nil {
+			return nil, err
+		}
+		f.re = re
+	} else {
+		f.prefixes = ex.GetPrefix()
+	}
+	return f, nil
+}
+
+func (f *filter) match(r *record) bool {
+	if f == nil {
+		return true
+	}
+	s := r.stream
+	if f.onType {
+		s = r.eventType
+	}
+	if f.re != nil {
+		return f.re.MatchString(s)
+	}
+	for _, p := range f.prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Read serves stream and $all reads and subscriptions.
+func (s *streamsService) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
+	o := req.GetOptions()
+	if o == nil {
+		return invalid(srv, "read options are required")
+	}
+	structured := o.GetUuidOption().GetString_() == nil
+	var f *filter
+	if fo := o.GetFilter(); fo != nil {
+		var err error
+		if f, err = newFilter(fo); err != nil {
+			return invalid(srv, "invalid filter: "+err.Error())
+		}
+	}
+	backwards := o.ReadDirection == api.ReadReq_Options_Backwards
+	switch so := o.StreamOption.(type) {
+	case *api.ReadReq_Options_Stream:
+		if f != nil {
+			return invalid(srv, "stream reads take no filter")
+		}
+		name := string(so.Stream.GetStreamIdentifier().GetStreamName())
+		switch co := o.CountOption.(type) {
+		case *api.ReadReq_Options_Count:
+			return s.readStream(srv, name, so.Stream, backwards, co.Count, structured)
+		case *api.ReadReq_Options_Subscription:
+			if backwards {
+				return invalid(srv, "subscriptions read forwards")
+			}
+			return s.subscribeStream(srv, name, so.Stream, structured)
+		}
+	case *api.ReadReq_Options_All:
+		switch co := o.CountOption.(type) {
+		case *api.ReadReq_Options_Count:
+			return s.readAll(srv, so.All, backwards, co.Count, f, structured)
+		case *api.ReadReq_Options_Subscription:
+			if backwards {
+				return invalid(srv, "subscriptions read forwards")
+			}
+			return s.subscribeAll(srv, so.All, f, o.GetFilter(), structured)
+		}
+	}
+	return invalid(srv, "a read needs a stream or $all, and a count or a subscription")
+}
+
+func eventResp(r *record, structured bool) *api.ReadResp {
+	if structured {
+		return r.resp
+	}
+	return r.readResp(false)
+}
+
+func notFound(name string) *api.ReadResp {
+	return &api.ReadResp{Content: &api.ReadResp_StreamNotFound_{StreamNotFound: &api.ReadResp_StreamNotFound{
+		StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte(name)}}}}
+}
+
+func (s *streamsService) readStream(srv api.Streams_ReadServer, name string, so *api.ReadReq_Options_StreamOptions, backwards bool, count uint64, structured bool) error {
+	if name == "" {
+		return invalid(srv, "a stream name is required")
+	}
+	v := s.store().view(name)
+	if v.tombstoned {
+		return streamDeleted(srv, name)
+	}
+	if !v.exists {
+		return srv.Send(notFound(name))
+	}
+	var from int64
+	switch x := so.RevisionOption.(type) {
+	case *api.ReadReq_Options_StreamOptions_Revision:
+		from = int64(min(x.Revision, math.MaxInt64))
+	case *api.ReadReq_Options_StreamOptions_End:
+		from = v.hi
+		if backwards {
+			from = v.hi - 1
+		}
+	}
+	sent := uint64(0)
+	step := int64(1)
+	if backwards {
+		step = -1
+		from = min(from, v.hi-1)
+	}
+	ctx := srv.Context()
+	for i := from; i >= 0 && i < v.hi && sent < count; i += step {
+		if backwards && i < v.lo {
+			break
+		}
+		if !v.visible(i) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return grpcstatus.FromContextError(err).Err()
+		}
+		if err := srv.Send(eventResp(v.events[i], structured)); err != nil {
+			return err
+		}
+		sent++
+	}
+	return nil
+}
+
+func (s *streamsService) readAll(srv api.Streams_ReadServer, ao *api.ReadReq_Options_AllOptions, backwards bool, count uint64, f *filter, structured bool) error {
+	log, _ := s.store().snapshot()
+	var i int
+	switch x := ao.AllOption.(type) {
+	case *api.ReadReq_Options_AllOptions_Position:
+		p := x.Position
+		if p.CommitPosition < p.PreparePosition {
+			return invalid(srv, "a position's commit must not be below its prepare")
+		}
+		i = indexAtOrAfter(log, p.CommitPosition)
+		if backwards {
+			i-- // backwards from p excludes p
+		}
+	case *api.ReadReq_Options_AllOptions_End:
+		i = len(log)
+		if backwards {
+			i = len(log) - 1
+		}
+	default: // start
+		i = 0
+		if backwards {
+			i = -1
+		}
+	}
+	step := 1
+	if backwards {
+		step = -1
+	}
+	ctx := srv.Context()
+	for sent := uint64(0); i >= 0 && i < len(log) && sent < count; i += step {
+		r := log[i]
+		if !f.match(r) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return grpcstatus.FromContextError(err).Err()
+		}
+		if err := srv.Send(eventResp(r, structured)); err != nil {
+			return err
+		}
+		sent++
+	}
+	return nil
+}
+
+func confirmation() *api.ReadResp {
+	return &api.ReadResp{Content: &api.ReadResp_Confirmation{Confirmation: &api.ReadResp_SubscriptionConfirmation{
+		SubscriptionId: uuid.NewString()}}}
+}
+
+var caughtUp = &api.ReadResp{Content: &api.ReadResp_CaughtUp_{CaughtUp: &api.ReadResp_CaughtUp{}}}
+
+func checkpoint(pos uint64) *api.ReadResp {
+	return &api.ReadResp{Content: &api.ReadResp_Checkpoint_{Checkpoint: &api.ReadResp_Checkpoint{
+		CommitPosition: pos, PreparePosition: pos}}}
+}
+
+// subscribeStream follows one stream: catch-up from the start point, then
+// live. A stream that does not exist yet is followed until it does.
+func (s *streamsService) subscribeStream(srv api.Streams_ReadServer, name string, so *api.ReadReq_Options_StreamOptions, structured bool) error {
+	if name == "" {
+		return invalid(srv, "a stream name is required")
+	}
+	v := s.store().view(name)
+	if v.tombstoned {
+		return streamDeleted(srv, name)
+	}
+	var next int64 // revision of the next event to deliver
+	switch x := so.RevisionOption.(type) {
+	case *api.ReadReq_Options_StreamOptions_Revision:
+		next = int64(min(x.Revision, math.MaxInt64-1)) + 1
+	case *api.ReadReq_Options_StreamOptions_End:
+		next = v.hi
+	}
+	next = max(next, v.lo)
+	if err := srv.Send(confirmation()); err != nil {
+		return err
+	}
+	ctx := srv.Context()
+	caught := false
+	for {
+		events, tombstoned, changed := s.store().streamSnapshot(name)
+		for ; next < int64(len(events)); next++ {
+			if err := ctx.Err(); err != nil {
+				return grpcstatus.FromContextError(err).Err()
+			}
+			if err := srv.Send(eventResp(events[next], structured)); err != nil {
+				return err
+			}
+		}
+		if tombstoned {
+			return streamDeleted(srv, name)
+		}
+		if !caught {
+			caught = true
+			if s.srv.sendsCaughtUp() {
+				if err := srv.Send(caughtUp); err != nil {
+					return err
+				}
+			}
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return grpcstatus.FromContextError(ctx.Err()).Err()
+		}
+	}
+}
+
+// subscribeAll follows $all, optionally filtered, with checkpoints every
+// window*multiplier considered records and at the end of catch-up.
+func (s *streamsService) subscribeAll(srv api.Streams_ReadServer, ao *api.ReadReq_Options_AllOptions, f *filter, fo *api.ReadReq_Options_FilterOptions, structured bool) error {
+	log, _ := s.store().snapshot()
+	var next int
+	var lastPos uint64
+	switch x := ao.AllOption.(type) {
+	case *api.ReadReq_Options_AllOptions_Position:
+		p := x.Position
+		if p.CommitPosition < p.PreparePosition {
+			return invalid(srv, "a position's commit must not be below its prepare")
+		}
+		next = indexAtOrAfter(log, p.CommitPosition+1) // exclusive
+		lastPos = p.CommitPosition
+	case *api.ReadReq_Options_AllOptions_End:
+		next = len(log)
+		if next > 0 {
+			lastPos = log[next-1].pos
+		}
+	}
+	interval := 0
+	if f != nil {
+		window := 1
+		if m, ok := fo.Window.(*api.ReadReq_Options_FilterOptions_Max); ok && m.Max > 0 {
+			window = int(m.Max)
+		}
+		interval = window * int(max(fo.CheckpointIntervalMultiplier, 1))
+	}
+	if err := srv.Send(confirmation()); err != nil {
+		return err
+	}
+	ctx := srv.Context()
+	caught := false
+	considered := 0
+	for {
+		log, changed := s.store().snapshot()
+		for ; next < len(log); next++ {
+			r := log[next]
+			if err := ctx.Err(); err != nil {
+				return grpcstatus.FromContextError(err).Err()
+			}
+			if f.match(r) {
+				if err := srv.Send(eventResp(r, structured)); err != nil {
+					return err
+				}
+			}
+			lastPos = r.pos
+			if considered++; interval > 0 && considered%interval == 0 {
+				if err := srv.Send(checkpoint(lastPos)); err != nil {
+					return err
+				}
+			}
+		}
+		if !caught {
+			caught = true
+			if f != nil {
+				if err := srv.Send(checkpoint(lastPos)); err != nil {
+					return err
+				}
+			}
+			if s.srv.sendsCaughtUp() {
+				if err := srv.Send(caughtUp); err != nil {
+					return err
+				}
+			}
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return grpcstatus.FromContextError(ctx.Err()).Err()
+		}
+	}
+}
