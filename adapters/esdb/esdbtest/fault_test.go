@@ -1,0 +1,159 @@
+package esdbtest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/google/uuid"
+)
+
+// retryAppend appends until the client stops reporting Unavailable (the
+// client rediscovers the node after such an error).
+func retryAppend(t *testing.T, c *esdb.Client, stream string, exp esdb.ExpectedRevision, events ...esdb.EventData) (*esdb.WriteResult, error) {
+	t.Helper()
+	var err error
+	for range 50 {
+		var r *esdb.WriteResult
+		r, err = c.AppendToStream(ctxT(t), stream, esdb.AppendToStreamOptions{ExpectedRevision: exp}, events...)
+		if code(err) != esdb.ErrorUnavailable && code(err) != esdb.ErrorCodeConnectionClosed {
+			return r, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil, err
+}
+
+func TestFaultLostAnswerCommitsAndRetryIsIdempotent(t *testing.T) {
+	srv, c := start(t)
+	stream := "fault-" + uuid.NewString()
+	batch := evs(3)
+	srv.FailNextAppends(1)
+	_, err := c.AppendToStream(ctxT(t), stream, esdb.AppendToStreamOptions{ExpectedRevision: esdb.NoStream{}}, batch...)
+	if code(err) != esdb.ErrorUnavailable {
+		t.Fatalf("an append whose answer is lost: got %v (code %d), want ErrorUnavailable", err, code(err))
+	}
+	got, err := readStream(t, c, stream, esdb.ReadStreamOptions{}, 10)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("the append was committed before its answer was lost: %d events, %v", len(got), err)
+	}
+	// The writer retries with the same ids: the server recognises them.
+	r, err := retryAppend(t, c, stream, esdb.NoStream{}, batch...)
+	if err != nil {
+		t.Fatalf("idempotent retry: %v", err)
+	}
+	if r.NextExpectedVersion != 2 || r.CommitPosition != got[2].Event.Position.Commit {
+		t.Fatalf("retry answered revision %d position %d, want the original 2 and %d", r.NextExpectedVersion, r.CommitPosition, got[2].Event.Position.Commit)
+	}
+	if all := readAll(t, c, esdb.ReadAllOptions{}, 100); len(all) != 3 {
+		t.Fatalf("$all holds %d events after the retry, want 3", len(all))
+	}
+	// The fault was used up: the next append answers normally.
+	if _, err := c.AppendToStream(ctxT(t), stream, esdb.AppendToStreamOptions{ExpectedRevision: esdb.Revision(2)}, ev("Next", `{}`)); err != nil {
+		t.Fatalf("append after the fault: %v", err)
+	}
+}
+
+func TestFaultDropConnections(t *testing.T) {
+	srv, c := start(t)
+	stream := "drop-" + uuid.NewString()
+	appendTo(t, c, stream, esdb.NoStream{}, evs(2)...)
+	sub, err := c.SubscribeToStream(ctxT(t), stream, esdb.SubscribeToStreamOptions{From: esdb.Start{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	for n := 0; n < 2; {
+		if e := sub.Recv(); e.EventAppeared != nil {
+			n++
+		} else if e.SubscriptionDropped != nil {
+			t.Fatalf("dropped early: %v", e.SubscriptionDropped.Error)
+		}
+	}
+	srv.DropConnections()
+	for {
+		e := sub.Recv()
+		if e.SubscriptionDropped != nil {
+			if e.SubscriptionDropped.Error == nil {
+				t.Fatal("a dropped connection must surface as an error")
+			}
+			break
+		}
+		if e.EventAppeared != nil {
+			t.Fatal("no event was appended after the drop")
+		}
+	}
+	// The client reconnects; the data is still there.
+	if _, err := retryAppend(t, c, stream, esdb.Revision(1), ev("After", `{}`)); err != nil {
+		t.Fatalf("append after reconnect: %v", err)
+	}
+	got, err := readStream(t, c, stream, esdb.ReadStreamOptions{}, 10)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("after the drop: %d events, %v", len(got), err)
+	}
+}
+
+func TestFaultDelay(t *testing.T) {
+	srv, c := start(t)
+	srv.SetDelay(300 * time.Millisecond)
+	stream := "delay-" + uuid.NewString()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{}, ev("Slow", `{}`))
+	if err == nil {
+		t.Fatal("a delayed answer beat a shorter deadline")
+	}
+	if code(err) != esdb.ErrorCodeDeadlineExceeded {
+		t.Fatalf("got %v (code %d), want ErrorCodeDeadlineExceeded", err, code(err))
+	}
+	if got, _ := readStream(t, c, stream, esdb.ReadStreamOptions{}, 10); len(got) != 0 {
+		t.Fatal("the delay applies before the call runs: nothing is stored when the caller gave up")
+	}
+	srv.SetDelay(0)
+	if _, err := c.AppendToStream(ctxT(t), stream, esdb.AppendToStreamOptions{}, ev("Fast", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFaultRestartKeepsDataAndAddress(t *testing.T) {
+	srv, c := start(t)
+	addr := srv.Addr()
+	stream := "restart-" + uuid.NewString()
+	appendTo(t, c, stream, esdb.NoStream{}, evs(2)...)
+	before := readAll(t, c, esdb.ReadAllOptions{}, 100)
+
+	srv.Stop()
+	_, err := c.AppendToStream(ctxT(t), stream, esdb.AppendToStreamOptions{ExpectedRevision: esdb.Revision(1)}, ev("Down", `{}`))
+	if err == nil {
+		t.Fatal("append succeeded while the server was stopped")
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Addr() != addr {
+		t.Fatalf("restarted on %s, want %s", srv.Addr(), addr)
+	}
+	var lastErr error
+	for range 100 {
+		if _, lastErr = c.AppendToStream(ctxT(t), stream, esdb.AppendToStreamOptions{ExpectedRevision: esdb.Revision(1)}, ev("Up", `{}`)); lastErr == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if lastErr != nil {
+		t.Fatalf("the client did not reconnect after the restart: %v", lastErr)
+	}
+	after := readAll(t, c, esdb.ReadAllOptions{}, 100)
+	if len(after) != len(before)+1 {
+		t.Fatalf("$all holds %d events after restart, want %d", len(after), len(before)+1)
+	}
+	for i := range before {
+		if after[i].Event.EventID != before[i].Event.EventID || after[i].Event.Position != before[i].Event.Position {
+			t.Fatalf("event %d changed across the restart", i)
+		}
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+}
