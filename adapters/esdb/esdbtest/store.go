@@ -348,13 +348,13 @@ type deleteOutcome struct {
 	deleted  bool
 }
 
-// checkDelete applies exp to stream s for a delete or tombstone.
-func checkDelete(s *stream, exp expectation, tombstone bool) *wrongVersion {
+// checkDelete applies exp to stream s for a delete or tombstone. As in
+// EventStoreDB, any and no_stream accept a stream that never existed.
+func checkDelete(s *stream, exp expectation) *wrongVersion {
 	last := s.last()
 	ok := true
 	switch exp.kind {
 	case expectAny:
-		ok = last >= 0 || tombstone
 	case expectNoStream:
 		ok = last < 0
 	case expectStreamExists:
@@ -379,7 +379,7 @@ func (st *store) softDelete(name string, exp expectation) deleteOutcome {
 	if s != nil && st.meta[name].tb == deletedTB {
 		s = nil // already deleted: like a stream that does not exist
 	}
-	if w := checkDelete(s, exp, false); w != nil {
+	if w := checkDelete(s, exp); w != nil {
 		return deleteOutcome{wrong: w}
 	}
 	r := st.commitLocked("$$"+name, []proposed{{id: uuid.New(), eventType: "$metadata", contentType: contentJSON,
@@ -396,7 +396,7 @@ func (st *store) tombstone(name string, exp expectation) deleteOutcome {
 	if s != nil && s.tombstoned {
 		return deleteOutcome{deleted: true}
 	}
-	if w := checkDelete(s, exp, true); w != nil {
+	if w := checkDelete(s, exp); w != nil {
 		return deleteOutcome{wrong: w}
 	}
 	r := st.commitLocked(name, []proposed{{id: uuid.New(), eventType: "$streamDeleted", contentType: contentBinary}}, tombstoneRevision)
