@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
@@ -39,8 +40,8 @@ type record struct {
 	contentType string
 	data        []byte
 	meta        []byte
-	created     int64 // 100 ns ticks since the Unix epoch
-	resp        *api.ReadResp
+	created     int64                        // 100 ns ticks since the Unix epoch
+	resp        atomic.Pointer[api.ReadResp] // built on first read
 }
 
 // proposed is an event an append asks to write.
@@ -322,7 +323,6 @@ func (st *store) commitLocked(name string, evs []proposed, revision uint64) *rec
 		}
 		r = &record{pos: st.next, stream: name, revision: rev, id: e.id, eventType: e.eventType,
 			contentType: e.contentType, data: e.data, meta: e.meta, created: created}
-		r.resp = r.readResp(true)
 		st.next += uint64(recordHeaderSize + len(name) + len(e.eventType) + len(e.data) + len(e.meta))
 		st.log = append(st.log, r)
 		if revision == 0 {

@@ -441,7 +441,14 @@ func (s *streamsService) Read(req *api.ReadReq, srv api.Streams_ReadServer) erro
 
 func eventResp(r *record, structured bool) *api.ReadResp {
 	if structured {
-		return r.resp
+		if p := r.resp.Load(); p != nil {
+			return p
+		}
+		p := r.readResp(true)
+		if !r.resp.CompareAndSwap(nil, p) {
+			return r.resp.Load()
+		}
+		return p
 	}
 	return r.readResp(false)
 }
