@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
@@ -30,7 +29,7 @@ const (
 )
 
 // record is one committed event. Records are immutable once committed, so
-// readers share them without locks; resp is the ready-made read response.
+// readers share them without locks.
 type record struct {
 	pos         uint64 // commit == prepare
 	stream      string
@@ -40,8 +39,7 @@ type record struct {
 	contentType string
 	data        []byte
 	meta        []byte
-	created     int64                        // 100 ns ticks since the Unix epoch
-	resp        atomic.Pointer[api.ReadResp] // built on first read
+	created     int64 // 100 ns ticks since the Unix epoch
 }
 
 // proposed is an event an append asks to write.

@@ -439,18 +439,11 @@ func (s *streamsService) Read(req *api.ReadReq, srv api.Streams_ReadServer) erro
 	return invalid(srv, "a read needs a stream or $all, and a count or a subscription")
 }
 
+// eventResp builds the read response of r. Responses are built per read
+// rather than kept, so that the log costs no more memory than its records
+// however many readers have gone through it.
 func eventResp(r *record, structured bool) *api.ReadResp {
-	if structured {
-		if p := r.resp.Load(); p != nil {
-			return p
-		}
-		p := r.readResp(true)
-		if !r.resp.CompareAndSwap(nil, p) {
-			return r.resp.Load()
-		}
-		return p
-	}
-	return r.readResp(false)
+	return r.readResp(structured)
 }
 
 func notFound(name string) *api.ReadResp {
