@@ -1,0 +1,138 @@
+package esdb
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+
+	"github.com/streamwright/eventsourcing/ports"
+)
+
+// Module names under which the package registers itself with
+// ports.Register.
+const (
+	ModuleName  = "eventstoredb"
+	ModuleAlias = "esdb"
+)
+
+// Settings read from the environment.
+const (
+	// EnvURI is the connection string: esdb:// or esdb+discover:// as the
+	// official client takes it (TLS, credentials, node preference, ...),
+	// or a bare host:port for one insecure node.
+	EnvURI = "EVENTSTOREDB_URI"
+	// EnvRootCertificates is PEM text, or the path of a PEM file, of the
+	// certificate authorities that TLS connections trust.
+	EnvRootCertificates = "EVENTSTOREDB_ROOT_CERTIFICATES"
+)
+
+func init() {
+	ports.Register(ModuleName, open)
+	ports.Register(ModuleAlias, open)
+}
+
+func open(_ context.Context, cfg ports.Config) (ports.ApplicationRecorder, error) {
+	if err := checkApplication(cfg.Application); err != nil {
+		return nil, err
+	}
+	conf, err := ParseConfig(cfg.Env)
+	if err != nil {
+		return nil, err
+	}
+	client, err := esdb.NewClient(conf)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ports.ErrInvalid, EnvURI, err)
+	}
+	r, err := New(client, cfg.Application, nil)
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	r.ownsClient = true
+	return r, nil
+}
+
+// ParseConfig builds the official client's configuration from the settings
+// in env (EnvURI, EnvRootCertificates). Every problem is reported at once,
+// each naming its setting, with passwords left out; the errors match
+// ports.ErrInvalid.
+func ParseConfig(env map[string]string) (*esdb.Configuration, error) {
+	var errs []error
+	uri := strings.TrimSpace(env[EnvURI])
+	var conf *esdb.Configuration
+	switch {
+	case uri == "":
+		errs = append(errs, fmt.Errorf("%w: %s is not set", ports.ErrInvalid, EnvURI))
+	default:
+		if !strings.Contains(uri, "://") {
+			uri = "esdb://" + uri + "?tls=false" // a bare host:port: one insecure node
+		}
+		var err error
+		conf, err = esdb.ParseConnectionString(uri)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s %q is malformed: %s", ports.ErrInvalid, EnvURI, redact(uri), redactIn(err.Error(), uri)))
+		}
+	}
+	if pemOrPath := strings.TrimSpace(env[EnvRootCertificates]); pemOrPath != "" {
+		pool, err := rootCAs(pemOrPath)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: %s: %v", ports.ErrInvalid, EnvRootCertificates, err))
+		} else if conf != nil {
+			conf.RootCAs = pool
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return conf, nil
+}
+
+func rootCAs(pemOrPath string) (*x509.CertPool, error) {
+	data := []byte(pemOrPath)
+	if !strings.HasPrefix(pemOrPath, "-----BEGIN") {
+		var err error
+		if data, err = os.ReadFile(pemOrPath); err != nil {
+			return nil, err
+		}
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, errors.New("no PEM certificate found")
+	}
+	return pool, nil
+}
+
+// redact replaces the password of a connection string's userinfo.
+func redact(uri string) string {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		return uri
+	}
+	at := strings.LastIndex(strings.SplitN(rest, "/", 2)[0], "@")
+	if at < 0 {
+		return uri
+	}
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass {
+		return uri
+	}
+	return scheme + "://" + user + ":xxxxx" + rest[at:]
+}
+
+// redactIn removes uri's password from a message that may quote it.
+func redactIn(msg, uri string) string {
+	_, rest, _ := strings.Cut(uri, "://")
+	at := strings.LastIndex(strings.SplitN(rest, "/", 2)[0], "@")
+	if at < 0 {
+		return msg
+	}
+	if _, pass, ok := strings.Cut(rest[:at], ":"); ok && pass != "" {
+		msg = strings.ReplaceAll(msg, pass, "xxxxx")
+	}
+	return msg
+}

@@ -1,0 +1,69 @@
+// Package esdb is the EventStoreDB persistence module: recorders that store
+// an event-sourced application in EventStoreDB through the official Go client
+// (github.com/EventStore/EventStore-Client-Go/v4).
+//
+// Importing the package registers it with ports.Register as "eventstoredb"
+// (alias "esdb"); it is then configured from the environment:
+// EVENTSTOREDB_URI (an esdb:// or esdb+discover:// connection string with
+// TLS, credentials and node preference, or a bare host:port for one insecure
+// node) and EVENTSTOREDB_ROOT_CERTIFICATES (PEM text or a file path). A
+// [Recorder] can also be built with [New] over a client of your own.
+//
+// # Mapping
+//
+//   - One stream per aggregate, named "<application>-<aggregate id>"; the
+//     stream revision is the aggregate version, so versions start at 0. The
+//     first event of a stream is appended with expected revision no_stream,
+//     later ones with the revision of the event before them; a stale writer
+//     gets ports.ErrConcurrency with the expected and actual versions.
+//   - Event type = topic, data = state (content type JSON when the state is
+//     valid JSON, binary otherwise).
+//   - Event ids are random and chosen once per insert: the recorder's own
+//     retries of an append whose answer was lost reuse them, so EventStoreDB
+//     recognises the retry and stores nothing twice, and no other writer's
+//     events can be taken for a retry.
+//   - A notification's id is its event's $all commit position: unique and
+//     increasing, with gaps. The application's notification log is the
+//     events of its aggregate streams, read from $all through a server-side
+//     filter on stream names (on event types when topics are given), so
+//     other applications' events, system records, snapshots and tracking
+//     never appear, and reading one application's log does not pull the
+//     whole database to the client. The client cannot filter plain reads
+//     of $all, so pages are read through short-lived filtered
+//     subscriptions; MaxNotificationID scans $all backwards until it meets
+//     one of the application's events.
+//   - Snapshots live in "<application>-<aggregate id>.snapshots".
+//   - A batch holds the events of one aggregate: EventStoreDB appends
+//     atomically to one stream only ([Capabilities]).
+//
+// # Tracking and exactly-once processing
+//
+// A process application must store the events a policy caused together with
+// the tracking of the upstream notification. Here each (application,
+// upstream) pair has a tracking stream "<application>.tracking(<upstream>)"
+// used as a write-ahead log: a claim record holding the batch, then the
+// batch in its aggregate's stream, then a commit (or, if the batch
+// conflicted, an abort) record. Records are appended with expected
+// revisions, so processors of one upstream are serialised. Whoever finds a
+// pending claim completes it first, re-appending the batch with its recorded
+// event ids, which EventStoreDB treats as a no-op when it was stored. A crash
+// at any point therefore leaves the store as a single run would.
+//
+// Limits of this design: a processed batch costs three appends and a read
+// instead of one append; the claim holds the batch, so a batch must fit in
+// the server's maximum append size with room for its JSON encoding; and
+// between the batch and its commit, readers may see the new events a moment
+// before HasTrackingID reports the upstream id.
+//
+// # Errors
+//
+// Client errors are mapped to the ports' sentinels with the client's
+// *esdb.Error kept in the chain (use errors.As; esdb.FromError does not see
+// through wrapping): wrong expected version -> ports.ErrConcurrency;
+// unavailable server or lost connection -> ports.ErrUnavailable; the
+// client's own deadline -> ErrDeadline; a follower node -> ErrNotLeader;
+// a tombstoned stream -> ErrStreamDeleted; bad credentials -> ErrAccessDenied.
+// Transient failures are retried (Options.Retries); subscriptions resubscribe
+// from the last event they saw, so nothing is lost or repeated, and report a
+// failure they cannot overcome as an error, never as a quiet end.
+package esdb

@@ -1,0 +1,279 @@
+package esdb
+
+import (
+	"context"
+	"errors"
+	"io"
+	"iter"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/google/uuid"
+
+	"github.com/streamwright/eventsourcing/ports"
+)
+
+// The notification log of an application is the subsequence of $all made of
+// its aggregate streams' events; a notification's id is the event's commit
+// position. Pages and subscriptions read $all through a server-side filter:
+// on the application's stream names, or, when topics are given, on the
+// event types (topics), the other condition being checked here.
+
+// filter returns the server-side filter for topics and the check of the
+// condition the server does not apply.
+func (r *Recorder) filter(topics []string) (*esdb.SubscriptionFilter, func(*esdb.RecordedEvent) (ports.Notification, bool)) {
+	f := &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Regex: r.names.regex}
+	if len(topics) > 0 {
+		quoted := make([]string, len(topics))
+		for i, t := range topics {
+			quoted[i] = regexp.QuoteMeta(t)
+		}
+		f = &esdb.SubscriptionFilter{Type: esdb.EventFilterType, Regex: "^(?:" + strings.Join(quoted, "|") + ")$"}
+	}
+	topics = slices.Clone(topics)
+	return f, func(e *esdb.RecordedEvent) (ports.Notification, bool) {
+		if e.EventType == "$streamDeleted" { // the tombstone of a deleted aggregate
+			return ports.Notification{}, false
+		}
+		if len(topics) > 0 && !slices.Contains(topics, e.EventType) {
+			return ports.Notification{}, false
+		}
+		id, ok := r.names.originator(e.StreamID)
+		if !ok {
+			return ports.Notification{}, false
+		}
+		return ports.Notification{ID: e.Position.Commit, StoredEvent: ports.StoredEvent{
+			OriginatorID: id, OriginatorVersion: e.EventNumber, Topic: e.EventType, State: e.Data}}, true
+	}
+}
+
+// allFrom is the $all start point of a subscription that delivers the
+// events with positions greater than after.
+func allFrom(after uint64) esdb.AllPosition {
+	if after == 0 {
+		return esdb.Start{}
+	}
+	return esdb.Position{Commit: after, Prepare: after}
+}
+
+const opSelectNotifications = "select notifications"
+
+// SelectNotifications returns one page of the notification log; see
+// ports.ApplicationRecorder. It reads $all forwards from q.Start through a
+// server-side filter and stops at the limit, at q.Stop, or at the end of
+// $all as it stood when the call began.
+func (r *Recorder) SelectNotifications(ctx context.Context, q ports.NotificationQuery) ([]ports.Notification, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if q.Limit <= 0 {
+		return nil, ports.Errorf(opSelectNotifications, uuid.Nil, ports.ErrInvalid, "limit %d is not positive", q.Limit)
+	}
+	from := q.Start
+	if q.ExcludeStart {
+		from++
+	}
+	from = max(from, 1)
+	var page []ports.Notification
+	err := r.retry(ctx, func() error {
+		page = page[:0]
+		end, err := r.lastPosition(ctx)
+		if err != nil || end < from {
+			return err
+		}
+		filter, match := r.filter(q.Topics)
+		sub, err := r.client.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: allFrom(from - 1), Filter: filter})
+		if err != nil {
+			return err
+		}
+		defer sub.Close()
+		for {
+			ev := sub.Recv()
+			switch {
+			case ev.EventAppeared != nil:
+				e := ev.EventAppeared.Event
+				pos := e.Position.Commit
+				if pos > end || q.Stop > 0 && pos > q.Stop {
+					return nil
+				}
+				if n, ok := match(e); ok {
+					page = append(page, n)
+					if len(page) == q.Limit {
+						return nil
+					}
+				}
+				if pos == end {
+					return nil
+				}
+			case ev.CheckPointReached != nil:
+				if ev.CheckPointReached.Commit >= end {
+					return nil
+				}
+			case ev.CaughtUp != nil:
+				return nil
+			case ev.SubscriptionDropped != nil:
+				return ev.SubscriptionDropped.Error
+			}
+		}
+	})
+	if err != nil {
+		return nil, wrap(ctx, opSelectNotifications, uuid.Nil, err)
+	}
+	return page, nil
+}
+
+// retry runs op, retrying transient failures.
+func (r *Recorder) retry(ctx context.Context, op func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := op()
+		if err == nil || ctx.Err() != nil || !retryable(err) || attempt >= r.opts.retries() {
+			return err
+		}
+		if r.pause(ctx, attempt) != nil {
+			return err
+		}
+	}
+}
+
+// lastPosition returns the commit position of the last record in $all, or 0
+// when it is empty.
+func (r *Recorder) lastPosition(ctx context.Context) (uint64, error) {
+	rs, err := r.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+	if err != nil {
+		return 0, err
+	}
+	defer rs.Close()
+	e, err := rs.Recv()
+	if errors.Is(err, io.EOF) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return e.OriginalEvent().Position.Commit, nil
+}
+
+// MaxNotificationID returns the id of the application's newest
+// notification, or 0. The official client cannot filter reads of $all, so
+// this reads $all backwards, in pages of Options.ScanPage records, until it
+// meets one of the application's events: cheap when the application wrote
+// recently, a scan of the database when it never wrote.
+func (r *Recorder) MaxNotificationID(ctx context.Context) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	_, match := r.filter(nil)
+	var found uint64
+	err := r.retry(ctx, func() error {
+		from := esdb.AllPosition(esdb.End{})
+		for {
+			rs, err := r.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: from}, r.opts.scanPage())
+			if err != nil {
+				return err
+			}
+			n, last, err := func() (uint64, *esdb.RecordedEvent, error) {
+				defer rs.Close()
+				var last *esdb.RecordedEvent
+				var n uint64
+				for {
+					e, err := rs.Recv()
+					if errors.Is(err, io.EOF) {
+						return n, last, nil
+					}
+					if err != nil {
+						return n, last, err
+					}
+					n++
+					last = e.OriginalEvent()
+					if note, ok := match(last); ok {
+						found = note.ID
+						return n, last, errStop
+					}
+				}
+			}()
+			switch {
+			case errors.Is(err, errStop):
+				return nil
+			case err != nil:
+				return err
+			case n < r.opts.scanPage():
+				return nil
+			}
+			from = esdb.Position{Commit: last.Position.Commit, Prepare: last.Position.Prepare}
+		}
+	})
+	if err != nil {
+		return 0, wrap(ctx, "max notification id", uuid.Nil, err)
+	}
+	return found, nil
+}
+
+// Subscribe follows the notification log after id after; see
+// ports.ApplicationRecorder. When the connection breaks it resubscribes
+// from the last event it saw (retrying with growing pauses, Options.Retries
+// times in a row), so nothing is lost or repeated; when it cannot, it
+// yields an error matching ports.ErrUnavailable.
+func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string) iter.Seq2[ports.Notification, error] {
+	filter, match := r.filter(topics)
+	return func(yield func(ports.Notification, error) bool) {
+		pos := after
+		failures := 0
+		for {
+			if err := ctx.Err(); err != nil {
+				yield(ports.Notification{}, err)
+				return
+			}
+			sub, err := r.client.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: allFrom(pos), Filter: filter})
+			if err == nil {
+				var stop bool
+				stop, err = r.follow(ctx, sub, &pos, &failures, match, yield)
+				if stop {
+					return
+				}
+			}
+			if ctx.Err() != nil {
+				yield(ports.Notification{}, wrap(ctx, "subscribe", uuid.Nil, err))
+				return
+			}
+			if !retryable(err) || failures >= r.opts.retries() {
+				yield(ports.Notification{}, wrap(ctx, "subscribe", uuid.Nil, err))
+				return
+			}
+			if r.pause(ctx, failures) != nil {
+				yield(ports.Notification{}, ctx.Err())
+				return
+			}
+			failures++
+		}
+	}
+}
+
+// follow delivers a subscription's events until it drops (returning its
+// error) or the consumer stops (stop is true).
+func (r *Recorder) follow(ctx context.Context, sub *esdb.Subscription, pos *uint64, failures *int,
+	match func(*esdb.RecordedEvent) (ports.Notification, bool), yield func(ports.Notification, error) bool) (stop bool, err error) {
+	defer sub.Close()
+	for {
+		ev := sub.Recv()
+		switch {
+		case ev.EventAppeared != nil:
+			e := ev.EventAppeared.Event
+			*failures = 0
+			if n, ok := match(e); ok {
+				if ctx.Err() != nil {
+					return false, ctx.Err()
+				}
+				if !yield(n, nil) {
+					return true, nil
+				}
+			}
+			*pos = e.Position.Commit
+		case ev.CheckPointReached != nil:
+			*pos = max(*pos, ev.CheckPointReached.Commit)
+		case ev.SubscriptionDropped != nil:
+			return false, ev.SubscriptionDropped.Error
+		}
+	}
+}

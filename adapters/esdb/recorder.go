@@ -1,0 +1,350 @@
+package esdb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/google/uuid"
+
+	"github.com/streamwright/eventsourcing/ports"
+)
+
+// Compile-time checks that Recorder implements the ports it promises.
+var (
+	_ ports.ApplicationRecorder = (*Recorder)(nil)
+	_ ports.ProcessRecorder     = (*Recorder)(nil)
+	_ ports.SnapshotRecorder    = (*Recorder)(nil)
+	_ ports.CapabilityReporter  = (*Recorder)(nil)
+)
+
+// Capabilities are what a Recorder with default options supports:
+// everything but contiguous notification ids (ids are $all commit
+// positions) and batches of several aggregates (EventStoreDB appends
+// atomically to one stream only).
+var Capabilities = ports.Capabilities{
+	Subscriptions:             true,
+	Tracking:                  true,
+	Snapshots:                 true,
+	NotificationIDsFromInsert: true,
+}
+
+// Options tunes a Recorder. The zero value, or nil, gives the defaults.
+type Options struct {
+	// Retries is how many times an operation that failed transiently
+	// (unavailable server, lost connection, not leader, client deadline)
+	// is retried before its error is returned; 0 means the default, 6,
+	// and a negative value disables retries. Retried appends never
+	// duplicate events: they reuse their event ids, which EventStoreDB
+	// recognises.
+	Retries int
+	// RetryDelay is the first pause between retries, doubled each time up
+	// to two seconds; default 50 ms.
+	RetryDelay time.Duration
+	// OmitNotificationIDs makes InsertEvents return no notification ids.
+	// An append answers with the position of its last event only, so the
+	// ids of the other events of a batch cost one more read; bulk writers
+	// that do not need them save it. The recorder then does not report the
+	// NotificationIDsFromInsert capability.
+	OmitNotificationIDs bool
+	// ScanPage is how many records MaxNotificationID reads per request
+	// while it searches $all backwards; default 512.
+	ScanPage int
+}
+
+func (o *Options) retries() int {
+	switch {
+	case o.Retries < 0:
+		return 0
+	case o.Retries == 0:
+		return 6
+	}
+	return o.Retries
+}
+
+func (o *Options) retryDelay() time.Duration {
+	if o.RetryDelay > 0 {
+		return o.RetryDelay
+	}
+	return 50 * time.Millisecond
+}
+
+func (o *Options) scanPage() uint64 {
+	if o.ScanPage > 0 {
+		return uint64(o.ScanPage)
+	}
+	return 512
+}
+
+// Recorder stores one application's events, notification log, tracking and
+// snapshots in EventStoreDB. It is safe for concurrent use.
+type Recorder struct {
+	client     *esdb.Client
+	names      names
+	opts       Options
+	ownsClient bool
+}
+
+// New returns the recorder of the named application over client. The
+// application name scopes every stream the recorder writes, so several
+// applications can share one database; it must not be empty, start with
+// '$', or contain control characters. Close does not close a client passed
+// here.
+func New(client *esdb.Client, application string, opts *Options) (*Recorder, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: eventstoredb: New needs a client", ports.ErrInvalid)
+	}
+	if err := checkApplication(application); err != nil {
+		return nil, err
+	}
+	r := &Recorder{client: client, names: newNames(application)}
+	if opts != nil {
+		r.opts = *opts
+	}
+	return r, nil
+}
+
+func checkApplication(app string) error {
+	switch {
+	case app == "":
+		return fmt.Errorf("%w: eventstoredb: the application name is empty", ports.ErrInvalid)
+	case strings.HasPrefix(app, "$"):
+		return fmt.Errorf("%w: eventstoredb: application name %q starts with '$', which EventStoreDB reserves for system streams", ports.ErrInvalid, app)
+	case strings.ContainsFunc(app, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return fmt.Errorf("%w: eventstoredb: application name %q contains control characters", ports.ErrInvalid, app)
+	}
+	return nil
+}
+
+// Capabilities returns the package's Capabilities, without
+// NotificationIDsFromInsert when Options.OmitNotificationIDs is set.
+func (r *Recorder) Capabilities() ports.Capabilities {
+	c := Capabilities
+	c.NotificationIDsFromInsert = !r.opts.OmitNotificationIDs
+	return c
+}
+
+// Client returns the official client the recorder uses.
+func (r *Recorder) Client() *esdb.Client { return r.client }
+
+// Close closes the client if the recorder opened it (through the module
+// registry); a client passed to New is left to its owner.
+func (r *Recorder) Close() error {
+	if r.ownsClient {
+		return r.client.Close()
+	}
+	return nil
+}
+
+const opInsert = "insert events"
+
+// InsertEvents appends the events of one aggregate to its stream: the first
+// with expected revision no_stream when it is version 0, otherwise with the
+// revision before it, so that a stale writer fails with ports.ErrConcurrency.
+// Events of several aggregates in one batch fail with ports.ErrInvalid (and
+// ports.ErrNotSupported), because EventStoreDB appends atomically to one
+// stream only. Versions are stream revisions, so an aggregate's first
+// version must be 0. It returns the events' notification ids (their $all
+// commit positions) unless Options.OmitNotificationIDs is set.
+func (r *Recorder) InsertEvents(ctx context.Context, events []ports.StoredEvent) ([]uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := ports.CheckBatch(opInsert, events, false); err != nil {
+		return nil, err
+	}
+	if len(events) == 0 {
+		return nil, nil
+	}
+	id := events[0].OriginatorID
+	expected := int64(events[0].OriginatorVersion) - 1
+	stream := r.names.aggregate(id)
+	res, err := r.appendWithRetry(ctx, stream, revisionAfter(expected), toEventData(events))
+	switch {
+	case err == nil:
+		if r.opts.OmitNotificationIDs {
+			return nil, nil
+		}
+		return r.positions(ctx, stream, id, uint64(expected+1), len(events), res.CommitPosition)
+	case isWrongVersion(err) && ctx.Err() == nil:
+		return nil, conflict(opInsert, id, expected, err)
+	}
+	return nil, wrap(ctx, opInsert, id, err)
+}
+
+// positions returns the commit positions of the n events appended to stream
+// from revision first, the last of which is at last (0: unknown).
+func (r *Recorder) positions(ctx context.Context, stream string, id uuid.UUID, first uint64, n int, last uint64) ([]uint64, error) {
+	ids := make([]uint64, 0, n)
+	unread := n - 1 // the last position is known, unless last is 0
+	if last == 0 {
+		unread = n
+	}
+	if unread > 0 {
+		for e, err := range r.readStream(ctx, stream, esdb.ReadStreamOptions{From: esdb.Revision(first)}, uint64(unread)) {
+			if err != nil {
+				return nil, wrap(ctx, "read back notification ids", id, err)
+			}
+			ids = append(ids, e.Position.Commit)
+		}
+		if len(ids) != unread {
+			return nil, ports.Errorf(opInsert, id, ports.ErrIntegrity, "read back %d of the %d events just appended", len(ids), unread)
+		}
+	}
+	if last != 0 {
+		ids = append(ids, last)
+	}
+	return ids, nil
+}
+
+// revisionAfter is the expected revision of an append that follows
+// revision last (-1: none).
+func revisionAfter(last int64) esdb.ExpectedRevision {
+	if last < 0 {
+		return esdb.NoStream{}
+	}
+	return esdb.Revision(uint64(last))
+}
+
+// toEventData gives each event a fresh random id: a retry of the same append
+// reuses them, so EventStoreDB recognises it, while another writer's events
+// can never be mistaken for it.
+func toEventData(events []ports.StoredEvent) []esdb.EventData {
+	data := make([]esdb.EventData, len(events))
+	for i, e := range events {
+		ct := esdb.ContentTypeBinary
+		if len(e.State) > 0 && json.Valid(e.State) {
+			ct = esdb.ContentTypeJson
+		}
+		data[i] = esdb.EventData{EventID: uuid.New(), EventType: e.Topic, ContentType: ct, Data: e.State}
+	}
+	return data
+}
+
+// appendWithRetry appends, retrying transient failures with the same event
+// ids, so an append whose answer was lost is recognised rather than
+// repeated.
+func (r *Recorder) appendWithRetry(ctx context.Context, stream string, exp esdb.ExpectedRevision, data []esdb.EventData) (*esdb.WriteResult, error) {
+	var err error
+	for attempt := 0; ; attempt++ {
+		var res *esdb.WriteResult
+		res, err = r.client.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp}, data...)
+		if err == nil {
+			return res, nil
+		}
+		if ctx.Err() != nil || !retryable(err) || attempt >= r.opts.retries() {
+			return nil, err
+		}
+		if serr := r.pause(ctx, attempt); serr != nil {
+			return nil, err
+		}
+	}
+}
+
+// pause sleeps before retry attempt+1, or returns ctx's error.
+func (r *Recorder) pause(ctx context.Context, attempt int) error {
+	d := r.opts.retryDelay() << min(attempt, 6)
+	d = min(d, 2*time.Second)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SelectEvents reads aggregate id's stream; see ports.AggregateRecorder.
+// A tombstoned stream yields an error matching ErrStreamDeleted.
+func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.EventQuery) iter.Seq2[ports.StoredEvent, error] {
+	return func(yield func(ports.StoredEvent, error) bool) {
+		if err := ctx.Err(); err != nil {
+			yield(ports.StoredEvent{}, err)
+			return
+		}
+		opts := esdb.ReadStreamOptions{From: esdb.Start{}}
+		if q.Desc {
+			opts.Direction = esdb.Backwards
+			opts.From = esdb.End{}
+			if q.Through != nil {
+				opts.From = esdb.Revision(*q.Through)
+			}
+		} else if q.After != nil {
+			if *q.After == math.MaxUint64 {
+				return
+			}
+			opts.From = esdb.Revision(*q.After + 1)
+		}
+		count := uint64(math.MaxInt64)
+		if q.Limit > 0 {
+			count = uint64(q.Limit)
+		}
+		for e, err := range r.readStream(ctx, r.names.aggregate(id), opts, count) {
+			if err != nil {
+				yield(ports.StoredEvent{}, wrap(ctx, "select events", id, err))
+				return
+			}
+			v := e.EventNumber
+			if q.Desc && q.After != nil && v <= *q.After {
+				return
+			}
+			if !q.Desc && q.Through != nil && v > *q.Through {
+				return
+			}
+			if !yield(ports.StoredEvent{OriginatorID: id, OriginatorVersion: v, Topic: e.EventType, State: e.Data}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// readStream yields the events of a stream read; a stream that does not
+// exist yields nothing. Transient failures before the first event are
+// retried.
+func (r *Recorder) readStream(ctx context.Context, stream string, opts esdb.ReadStreamOptions, count uint64) iter.Seq2[*esdb.RecordedEvent, error] {
+	return func(yield func(*esdb.RecordedEvent, error) bool) {
+		for attempt := 0; ; attempt++ {
+			rs, err := r.client.ReadStream(ctx, stream, opts, count)
+			delivered := false
+			if err == nil {
+				err = func() error {
+					defer rs.Close()
+					for {
+						e, err := rs.Recv()
+						if errors.Is(err, io.EOF) {
+							return nil
+						}
+						if err != nil {
+							return err
+						}
+						delivered = true
+						if !yield(e.Event, nil) {
+							return errStop
+						}
+					}
+				}()
+			}
+			switch {
+			case err == nil || errors.Is(err, errStop) || isNotFound(err):
+				return
+			case !delivered && ctx.Err() == nil && retryable(err) && attempt < r.opts.retries():
+				if r.pause(ctx, attempt) == nil {
+					continue
+				}
+			}
+			yield(nil, err)
+			return
+		}
+	}
+}
+
+// errStop marks a read the consumer ended.
+var errStop = errors.New("stop")
