@@ -75,7 +75,7 @@ func ParseConfig(env map[string]string) (*esdb.Configuration, error) {
 		var err error
 		conf, err = esdb.ParseConnectionString(uri)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: %s %q is malformed: %s", ports.ErrInvalid, EnvURI, redact(uri), redactIn(err.Error(), uri)))
+			errs = append(errs, malformed(uri, err))
 		}
 	}
 	if pemOrPath := strings.TrimSpace(env[EnvRootCertificates]); pemOrPath != "" {
@@ -107,13 +107,31 @@ func rootCAs(pemOrPath string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// redact replaces the password of a connection string's userinfo.
+// malformed reports a connection string the client refused, without its
+// password. The client's message may quote the password whole or in pieces
+// (a '/' or '#' in it ends the URL's host early), so when there is one the
+// message describes the redacted string instead.
+func malformed(uri string, err error) error {
+	shown, reason := redact(uri), err.Error()
+	if shown != uri {
+		if _, rerr := esdb.ParseConnectionString(shown); rerr != nil {
+			reason = rerr.Error()
+		} else {
+			reason = "the credentials do not parse (percent-encode special characters in the user name and password)"
+		}
+	}
+	return fmt.Errorf("%w: %s %q is malformed: %s", ports.ErrInvalid, EnvURI, shown, reason)
+}
+
+// redact replaces the password of a connection string's userinfo: all
+// between the userinfo's first ':' and the last '@', since a password may
+// hold '/', '?', '#' or '@' that the URL syntax does not allow there.
 func redact(uri string) string {
 	scheme, rest, ok := strings.Cut(uri, "://")
 	if !ok {
 		return uri
 	}
-	at := strings.LastIndex(strings.SplitN(rest, "/", 2)[0], "@")
+	at := strings.LastIndex(rest, "@")
 	if at < 0 {
 		return uri
 	}
@@ -122,17 +140,4 @@ func redact(uri string) string {
 		return uri
 	}
 	return scheme + "://" + user + ":xxxxx" + rest[at:]
-}
-
-// redactIn removes uri's password from a message that may quote it.
-func redactIn(msg, uri string) string {
-	_, rest, _ := strings.Cut(uri, "://")
-	at := strings.LastIndex(strings.SplitN(rest, "/", 2)[0], "@")
-	if at < 0 {
-		return msg
-	}
-	if _, pass, ok := strings.Cut(rest[:at], ":"); ok && pass != "" {
-		msg = strings.ReplaceAll(msg, pass, "xxxxx")
-	}
-	return msg
 }

@@ -1,0 +1,274 @@
+package esdb_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/google/uuid"
+
+	adapter "github.com/streamwright/eventsourcing/adapters/esdb"
+	"github.com/streamwright/eventsourcing/adapters/esdb/esdbtest"
+	"github.com/streamwright/eventsourcing/ports"
+)
+
+// BenchmarkAdapter measures the recorder's overhead over the official
+// client: each operation is made through the adapter and as the same calls
+// made directly with the client, on one esdbtest server, so that
+//
+//	go test -run '^$' -bench BenchmarkAdapter -benchmem -count 6 ./adapters/esdb/ | tee /tmp/adapter-bench.txt
+//	sed -n 's,/client/,/,p' /tmp/adapter-bench.txt >/tmp/client.txt
+//	sed -n 's,/adapter/,/,p' /tmp/adapter-bench.txt >/tmp/adapter.txt
+//	sed -n 's,/adapter-omitids/,/,p' /tmp/adapter-bench.txt >/tmp/omitids.txt
+//	benchstat client=/tmp/client.txt adapter=/tmp/adapter.txt omitids=/tmp/omitids.txt
+//
+// compares the columns. The operations:
+//
+//   - insert1, insert100: a new aggregate of 1 or 100 events
+//     (Recorder.InsertEvents, or AppendToStream with no_stream);
+//   - select100: all the events of a 100-event aggregate
+//     (Recorder.SelectEvents, or ReadStream, drained).
+//
+// adapter-omitids/insert100 is the adapter with OmitNotificationIDs, which
+// skips the read that recovers the ids of a batch's events but the last:
+// the difference with adapter/insert100 is that read's cost.
+//
+// Besides wall time, the benchmarks report the process's CPU time per
+// operation: client, server and runtime together, since the server runs
+// in the process.
+func BenchmarkAdapter(b *testing.B) {
+	ctx := context.Background()
+	srv, err := esdbtest.NewServer(&esdbtest.Options{Empty: true})
+	if err != nil {
+		b.Fatalf("NewServer: %v", err)
+	}
+	defer func() { _ = srv.Close() }()
+	conf, err := esdb.ParseConnectionString(srv.ConnectionString())
+	if err != nil {
+		b.Fatalf("ParseConnectionString: %v", err)
+	}
+	conf.Logger = func(esdb.LogLevel, string, ...any) {}
+	client, err := esdb.NewClient(conf)
+	if err != nil {
+		b.Fatalf("NewClient: %v", err)
+	}
+	defer func() { _ = client.Close() }()
+	rec, err := adapter.New(client, benchApp, nil)
+	if err != nil {
+		b.Fatalf("New: %v", err)
+	}
+	recOmit, err := adapter.New(client, benchApp, &adapter.Options{OmitNotificationIDs: true})
+	if err != nil {
+		b.Fatalf("New: %v", err)
+	}
+
+	// The aggregate that select100 reads; writing it also opens the
+	// client's connection.
+	readID := uuid.New()
+	if _, err := rec.InsertEvents(ctx, benchStoredEvents(readID, benchSelect)); err != nil {
+		b.Fatalf("prepare the aggregate to read: %v", err)
+	}
+
+	type variant struct {
+		name string
+		run  func(*testing.B)
+	}
+	ops := []struct {
+		name     string
+		variants []variant
+	}{
+		{"insert1", []variant{
+			{"adapter", func(b *testing.B) { benchInsertAdapter(b, ctx, rec, 1, true) }},
+			{"client", func(b *testing.B) { benchInsertClient(b, ctx, client, 1) }},
+		}},
+		{"insert100", []variant{
+			{"adapter", func(b *testing.B) { benchInsertAdapter(b, ctx, rec, 100, true) }},
+			{"adapter-omitids", func(b *testing.B) { benchInsertAdapter(b, ctx, recOmit, 100, false) }},
+			{"client", func(b *testing.B) { benchInsertClient(b, ctx, client, 100) }},
+		}},
+		{"select100", []variant{
+			{"adapter", func(b *testing.B) { benchSelectAdapter(b, ctx, rec, readID) }},
+			{"client", func(b *testing.B) { benchSelectClient(b, ctx, client, readID) }},
+		}},
+	}
+	// The variants of an operation run one after the other, in an order
+	// that alternates between rounds (-count), so that neither always runs
+	// on the fuller server.
+	benchRound++
+	for _, op := range ops {
+		for i := range op.variants {
+			v := op.variants[i]
+			if benchRound%2 == 0 {
+				v = op.variants[len(op.variants)-1-i]
+			}
+			b.Run(v.name+"/"+op.name, v.run)
+		}
+	}
+}
+
+const (
+	benchApp    = "bench"
+	benchTopic  = "OrderPlaced"
+	benchSelect = 100
+)
+
+// benchRound counts the runs of BenchmarkAdapter.
+var benchRound int
+
+// benchState is ~100 bytes of JSON, the state of every benchmark event.
+var benchState = func() []byte {
+	d := []byte(`{"orderId":"ord-000000001","customer":"cust-42","amount":1234.56,"currency":"EUR","note":"`)
+	for len(d) < 98 {
+		d = append(d, 'x')
+	}
+	return append(d, `"}`...)
+}()
+
+// benchStoredEvents returns versions 0 to n-1 of aggregate id.
+func benchStoredEvents(id uuid.UUID, n int) []ports.StoredEvent {
+	evs := make([]ports.StoredEvent, n)
+	for i := range evs {
+		evs[i] = ports.StoredEvent{OriginatorID: id, OriginatorVersion: uint64(i), Topic: benchTopic, State: benchState}
+	}
+	return evs
+}
+
+// benchIDs returns n aggregate ids, made before the timing starts.
+func benchIDs(n int) []uuid.UUID {
+	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		ids[i] = uuid.New()
+	}
+	return ids
+}
+
+func benchInsertAdapter(b *testing.B, ctx context.Context, rec *adapter.Recorder, n int, wantIDs bool) {
+	evs := benchStoredEvents(uuid.Nil, n)
+	ids := benchIDs(b.N)
+	b.ReportAllocs()
+	done := benchTiming(b)
+	for i := range b.N {
+		for j := range evs {
+			evs[j].OriginatorID = ids[i]
+		}
+		got, err := rec.InsertEvents(ctx, evs)
+		if err != nil {
+			b.Fatalf("InsertEvents: %v", err)
+		}
+		if wantIDs && len(got) != n {
+			b.Fatalf("InsertEvents returned %d ids, want %d", len(got), n)
+		}
+	}
+	done()
+}
+
+// benchInsertClient makes the append the adapter makes, with event data
+// prepared beforehand; the client gives each event a random id, as the
+// adapter does.
+func benchInsertClient(b *testing.B, ctx context.Context, client *esdb.Client, n int) {
+	evs := make([]esdb.EventData, n)
+	for i := range evs {
+		evs[i] = esdb.EventData{EventType: benchTopic, ContentType: esdb.ContentTypeJson, Data: benchState}
+	}
+	ids := benchIDs(b.N)
+	opts := esdb.AppendToStreamOptions{ExpectedRevision: esdb.NoStream{}}
+	b.ReportAllocs()
+	done := benchTiming(b)
+	for i := range b.N {
+		if _, err := client.AppendToStream(ctx, benchApp+"-"+ids[i].String(), opts, evs...); err != nil {
+			b.Fatalf("AppendToStream: %v", err)
+		}
+	}
+	done()
+}
+
+func benchSelectAdapter(b *testing.B, ctx context.Context, rec *adapter.Recorder, id uuid.UUID) {
+	b.ReportAllocs()
+	done := benchTiming(b)
+	for range b.N {
+		n := 0
+		for _, err := range rec.SelectEvents(ctx, id, ports.EventQuery{}) {
+			if err != nil {
+				b.Fatalf("SelectEvents: %v", err)
+			}
+			n++
+		}
+		if n != benchSelect {
+			b.Fatalf("SelectEvents yielded %d events, want %d", n, benchSelect)
+		}
+	}
+	done()
+}
+
+// benchSelectClient makes the read the adapter makes: forwards from the
+// start, with no bound on the count.
+func benchSelectClient(b *testing.B, ctx context.Context, client *esdb.Client, id uuid.UUID) {
+	stream := benchApp + "-" + id.String()
+	opts := esdb.ReadStreamOptions{Direction: esdb.Forwards, From: esdb.Start{}}
+	b.ReportAllocs()
+	done := benchTiming(b)
+	for range b.N {
+		rs, err := client.ReadStream(ctx, stream, opts, math.MaxInt64)
+		if err != nil {
+			b.Fatalf("ReadStream: %v", err)
+		}
+		n := 0
+		for {
+			_, err := rs.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatalf("Recv: %v", err)
+			}
+			n++
+		}
+		rs.Close()
+		if n != benchSelect {
+			b.Fatalf("ReadStream read %d events, want %d", n, benchSelect)
+		}
+	}
+	done()
+}
+
+// benchTiming resets the benchmark timer and returns the function that ends
+// the measurement and reports the process's CPU time per operation.
+func benchTiming(b *testing.B) func() {
+	cpu0, ok0 := benchCPU()
+	b.ResetTimer()
+	return func() {
+		b.StopTimer()
+		if cpu1, ok1 := benchCPU(); ok0 && ok1 {
+			b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+		}
+	}
+}
+
+// benchCPU returns the user and system CPU time the process has used, from
+// /proc/self/stat (Linux, where USER_HZ is 100), or false elsewhere.
+func benchCPU() (time.Duration, bool) {
+	raw, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0, false
+	}
+	s := string(raw)
+	// The fields after the command name, which ends at the last ')', start
+	// at field 3; utime and stime are fields 14 and 15.
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}
