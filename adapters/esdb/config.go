@@ -44,16 +44,10 @@ func open(_ context.Context, cfg ports.Config) (ports.ApplicationRecorder, error
 	if err != nil {
 		return nil, err
 	}
-	client, err := esdb.NewClient(conf)
+	r, err := NewFromConfig(conf, cfg.Application, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ports.ErrInvalid, EnvURI, err)
-	}
-	r, err := New(client, cfg.Application, nil)
-	if err != nil {
-		_ = client.Close()
 		return nil, err
 	}
-	r.ownsClient = true
 	return r, nil
 }
 

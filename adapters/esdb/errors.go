@@ -53,6 +53,12 @@ var (
 	// ports.ErrUnavailable.
 	ErrDeadline error = &kind{"eventstoredb: deadline exceeded", []error{ports.ErrUnavailable}}
 
+	// ErrStuck reports that the official client did not answer a call
+	// within Options.CallTimeout, as happens when it loses its node for
+	// good; whether the call took effect is unknown, and retrying is safe.
+	// It matches ports.ErrUnavailable.
+	ErrStuck error = &kind{"eventstoredb: the client did not answer in time", []error{ports.ErrUnavailable}}
+
 	// ErrAccessDenied reports missing or wrong credentials, or an ACL
 	// that forbids the operation; retrying will not help. It matches
 	// ports.ErrInvalid.
@@ -106,10 +112,20 @@ func grpcKind(err error) error {
 }
 
 // retryable reports whether an operation that failed with err may be
-// retried: the failure is transient and a retry cannot duplicate anything.
+// retried on the same client: the failure is transient and a retry cannot
+// duplicate anything.
 func retryable(err error) bool {
+	if clientClosed(err) {
+		return false
+	}
 	k := classify(err)
 	return k == ports.ErrUnavailable || k == ErrNotLeader || k == ErrDeadline
+}
+
+// clientClosed reports whether the client has closed itself for good.
+func clientClosed(err error) bool {
+	var e *esdb.Error
+	return errors.As(err, &e) && e.Code() == esdb.ErrorCodeConnectionClosed
 }
 
 // wrap turns err into the *ports.Error of operation op on aggregate id,

@@ -77,14 +77,16 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 	}
 	from = max(from, 1)
 	var page []ports.Notification
-	err := r.retry(ctx, func() error {
+	err := r.retry(ctx, func(cl *esdb.Client) error {
 		page = page[:0]
-		end, err := r.lastPosition(ctx)
+		end, err := r.lastPosition(ctx, cl)
 		if err != nil || end < from {
 			return err
 		}
 		filter, match := r.filter(q.Topics)
-		sub, err := r.client.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: allFrom(from - 1), Filter: filter})
+		sub, err := guard(ctx, r, func() (*esdb.Subscription, error) {
+			return cl.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: allFrom(from - 1), Filter: filter})
+		})
 		if err != nil {
 			return err
 		}
@@ -124,11 +126,12 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 	return page, nil
 }
 
-// retry runs op, retrying transient failures.
-func (r *Recorder) retry(ctx context.Context, op func() error) error {
+// retry runs op with the current client, retrying transient failures.
+func (r *Recorder) retry(ctx context.Context, op func(*esdb.Client) error) error {
 	for attempt := 0; ; attempt++ {
-		err := op()
-		if err == nil || ctx.Err() != nil || !retryable(err) || attempt >= r.opts.retries() {
+		cl := r.Client()
+		err := op(cl)
+		if err == nil || ctx.Err() != nil || attempt >= r.opts.retries() || !r.canRetry(err, cl) {
 			return err
 		}
 		if r.pause(ctx, attempt) != nil {
@@ -139,8 +142,10 @@ func (r *Recorder) retry(ctx context.Context, op func() error) error {
 
 // lastPosition returns the commit position of the last record in $all, or 0
 // when it is empty.
-func (r *Recorder) lastPosition(ctx context.Context) (uint64, error) {
-	rs, err := r.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+func (r *Recorder) lastPosition(ctx context.Context, cl *esdb.Client) (uint64, error) {
+	rs, err := guard(ctx, r, func() (*esdb.ReadStream, error) {
+		return cl.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -166,10 +171,13 @@ func (r *Recorder) MaxNotificationID(ctx context.Context) (uint64, error) {
 	}
 	_, match := r.filter(nil)
 	var found uint64
-	err := r.retry(ctx, func() error {
+	err := r.retry(ctx, func(cl *esdb.Client) error {
 		from := esdb.AllPosition(esdb.End{})
 		for {
-			rs, err := r.client.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: from}, r.opts.scanPage())
+			start := from
+			rs, err := guard(ctx, r, func() (*esdb.ReadStream, error) {
+				return cl.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: start}, r.opts.scanPage())
+			})
 			if err != nil {
 				return err
 			}
@@ -225,7 +233,11 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 				yield(ports.Notification{}, err)
 				return
 			}
-			sub, err := r.client.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: allFrom(pos), Filter: filter})
+			cl := r.Client()
+			start := allFrom(pos) // not pos itself: an abandoned call may run late
+			sub, err := guard(ctx, r, func() (*esdb.Subscription, error) {
+				return cl.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: start, Filter: filter})
+			})
 			if err == nil {
 				var stop bool
 				stop, err = r.follow(ctx, sub, &pos, &failures, match, yield)
@@ -237,7 +249,7 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 				yield(ports.Notification{}, wrap(ctx, "subscribe", uuid.Nil, err))
 				return
 			}
-			if !retryable(err) || failures >= r.opts.retries() {
+			if failures >= r.opts.retries() || !r.canRetry(err, cl) {
 				yield(ports.Notification{}, wrap(ctx, "subscribe", uuid.Nil, err))
 				return
 			}

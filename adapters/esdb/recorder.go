@@ -9,6 +9,7 @@ import (
 	"iter"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -54,6 +55,12 @@ type Options struct {
 	// that do not need them save it. The recorder then does not report the
 	// NotificationIDsFromInsert capability.
 	OmitNotificationIDs bool
+	// CallTimeout bounds the wait for the official client to answer a
+	// call, beyond its own deadlines: the client can block a call for good
+	// when it fails to rediscover its node. A call not answered in time
+	// fails with ErrStuck (and is retried); a recorder that opened its own
+	// client then replaces it. Default 15 seconds.
+	CallTimeout time.Duration
 	// ScanPage is how many records MaxNotificationID reads per request
 	// while it searches $all backwards; default 512.
 	ScanPage int
@@ -76,6 +83,13 @@ func (o *Options) retryDelay() time.Duration {
 	return 50 * time.Millisecond
 }
 
+func (o *Options) callTimeout() time.Duration {
+	if o.CallTimeout > 0 {
+		return o.CallTimeout
+	}
+	return 15 * time.Second
+}
+
 func (o *Options) scanPage() uint64 {
 	if o.ScanPage > 0 {
 		return uint64(o.ScanPage)
@@ -86,10 +100,66 @@ func (o *Options) scanPage() uint64 {
 // Recorder stores one application's events, notification log, tracking and
 // snapshots in EventStoreDB. It is safe for concurrent use.
 type Recorder struct {
-	client     *esdb.Client
 	names      names
 	opts       Options
 	ownsClient bool
+
+	mu     sync.Mutex
+	client *esdb.Client
+	// conf, set when the recorder opened its client, lets it replace a
+	// client that closed itself for good: the official client gives up
+	// after its discovery attempts fail (about a second of downtime).
+	conf *esdb.Configuration
+}
+
+// NewFromConfig returns the recorder of the named application over a client
+// it opens from conf (see ParseConfig) and owns: Close closes it, and a
+// client that closes itself for good after a long outage is replaced.
+func NewFromConfig(conf *esdb.Configuration, application string, opts *Options) (*Recorder, error) {
+	if conf == nil {
+		return nil, fmt.Errorf("%w: eventstoredb: NewFromConfig needs a configuration", ports.ErrInvalid)
+	}
+	if err := checkApplication(application); err != nil {
+		return nil, err
+	}
+	client, err := esdb.NewClient(conf)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ports.ErrInvalid, EnvURI, err)
+	}
+	r, err := New(client, application, opts)
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	r.ownsClient, r.conf = true, conf
+	return r, nil
+}
+
+// guard runs f, a call on the official client, and waits for its answer,
+// for ctx, or for Options.CallTimeout, whichever comes first. The client
+// does not watch ctx while it looks for its node and can block a call for
+// good when that search fails; such a call is abandoned.
+func guard[T any](ctx context.Context, r *Recorder, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := f()
+		ch <- result{v, err}
+	}()
+	t := time.NewTimer(r.opts.callTimeout())
+	defer t.Stop()
+	var zero T
+	select {
+	case res := <-ch:
+		return res.v, res.err
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	case <-t.C:
+		return zero, ErrStuck
+	}
 }
 
 // New returns the recorder of the named application over client. The
@@ -131,14 +201,45 @@ func (r *Recorder) Capabilities() ports.Capabilities {
 	return c
 }
 
-// Client returns the official client the recorder uses.
-func (r *Recorder) Client() *esdb.Client { return r.client }
+// Client returns the official client the recorder uses now.
+func (r *Recorder) Client() *esdb.Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.client
+}
+
+// canRetry reports whether an operation that failed with err on client cl
+// may be retried. A client closed for good is replaced first, when the
+// recorder opened it; one passed to New is its owner's to replace.
+func (r *Recorder) canRetry(err error, cl *esdb.Client) bool {
+	stuck := errors.Is(err, ErrStuck)
+	if !clientClosed(err) && !stuck {
+		return retryable(err)
+	}
+	if r.conf == nil {
+		return stuck // perhaps the owner's client recovers; a closed one does not
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.client != cl {
+		return true // another call replaced it already
+	}
+	next, nerr := esdb.NewClient(r.conf)
+	if nerr != nil {
+		return false
+	}
+	// The old client is not closed: a call that raced its shutdown may
+	// still be sending to it, and closing it would make that send panic
+	// inside the official client. It holds no connection any more.
+	r.client = next
+	return true
+}
 
 // Close closes the client if the recorder opened it (through the module
 // registry); a client passed to New is left to its owner.
 func (r *Recorder) Close() error {
 	if r.ownsClient {
-		return r.client.Close()
+		return r.Client().Close()
 	}
 	return nil
 }
@@ -235,11 +336,14 @@ func (r *Recorder) appendWithRetry(ctx context.Context, stream string, exp esdb.
 	var err error
 	for attempt := 0; ; attempt++ {
 		var res *esdb.WriteResult
-		res, err = r.client.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp}, data...)
+		cl := r.Client()
+		res, err = guard(ctx, r, func() (*esdb.WriteResult, error) {
+			return cl.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp}, data...)
+		})
 		if err == nil {
 			return res, nil
 		}
-		if ctx.Err() != nil || !retryable(err) || attempt >= r.opts.retries() {
+		if ctx.Err() != nil || attempt >= r.opts.retries() || !r.canRetry(err, cl) {
 			return nil, err
 		}
 		if serr := r.pause(ctx, attempt); serr != nil {
@@ -312,7 +416,10 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 func (r *Recorder) readStream(ctx context.Context, stream string, opts esdb.ReadStreamOptions, count uint64) iter.Seq2[*esdb.RecordedEvent, error] {
 	return func(yield func(*esdb.RecordedEvent, error) bool) {
 		for attempt := 0; ; attempt++ {
-			rs, err := r.client.ReadStream(ctx, stream, opts, count)
+			cl := r.Client()
+			rs, err := guard(ctx, r, func() (*esdb.ReadStream, error) {
+				return cl.ReadStream(ctx, stream, opts, count)
+			})
 			delivered := false
 			if err == nil {
 				err = func() error {
@@ -335,7 +442,7 @@ func (r *Recorder) readStream(ctx context.Context, stream string, opts esdb.Read
 			switch {
 			case err == nil || errors.Is(err, errStop) || isNotFound(err):
 				return
-			case !delivered && ctx.Err() == nil && retryable(err) && attempt < r.opts.retries():
+			case !delivered && ctx.Err() == nil && attempt < r.opts.retries() && r.canRetry(err, cl):
 				if r.pause(ctx, attempt) == nil {
 					continue
 				}

@@ -36,7 +36,6 @@ func (r *Recorder) InsertSnapshot(ctx context.Context, s ports.StoredEvent) erro
 		return err
 	}
 	stream := r.names.snapshots(s.OriginatorID)
-	data := toEventData([]ports.StoredEvent{s})
 	for attempt := 0; ; attempt++ {
 		last := int64(-1)
 		hwm := s.OriginatorVersion
@@ -50,11 +49,11 @@ func (r *Recorder) InsertSnapshot(ctx context.Context, s ports.StoredEvent) erro
 			}
 			last, hwm = int64(e.EventNumber), max(hwm, m.HWM)
 		}
-		meta, _ := json.Marshal(snapshotMeta{Version: s.OriginatorVersion, HWM: hwm})
-		data[0].Metadata = meta
+		// Fresh data each attempt: an abandoned append may still read it.
+		data := toEventData([]ports.StoredEvent{s})
+		data[0].Metadata, _ = json.Marshal(snapshotMeta{Version: s.OriginatorVersion, HWM: hwm})
 		_, err := r.appendWithRetry(ctx, stream, revisionAfter(last), data)
 		if isWrongVersion(err) && ctx.Err() == nil && attempt < 100 {
-			data[0].EventID = uuid.New()
 			continue // another snapshot went in first
 		}
 		return wrap(ctx, opInsertSnapshot, s.OriginatorID, err)
