@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"strings"
 
@@ -83,7 +84,16 @@ func ParseConfig(env map[string]string) (*esdb.Configuration, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	conf.Logger = quietLogger
 	return conf, nil
+}
+
+// quietLogger passes on the client's warnings and errors and drops its
+// chatty debug and info lines.
+func quietLogger(level esdb.LogLevel, format string, args ...any) {
+	if level == esdb.LogWarn || level == esdb.LogError {
+		log.Printf("eventstoredb: "+format, args...)
+	}
 }
 
 func rootCAs(pemOrPath string) (*x509.CertPool, error) {

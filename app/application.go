@@ -1,0 +1,252 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/streamwright/eventsourcing/ports"
+)
+
+// Settings read from the environment.
+const (
+	// EnvPersistenceModule names the persistence module (default "inmem").
+	EnvPersistenceModule = "PERSISTENCE_MODULE"
+	// EnvCompressor is "zlib" to compress stored events, or empty.
+	EnvCompressor = "COMPRESSOR"
+	// EnvCipherKey is the base64 of a 16, 24 or 32-byte AES key; when set,
+	// stored events and snapshots are encrypted with AES-GCM.
+	EnvCipherKey = "CIPHER_KEY"
+	// EnvSnapshotting is "y" (or "yes", "true", "1") to read and take
+	// snapshots; default off.
+	EnvSnapshotting = "IS_SNAPSHOTTING_ENABLED"
+)
+
+// Options configures an Application. The zero value, or nil, reads every
+// setting from the process environment.
+type Options struct {
+	// Env holds settings that override the process environment.
+	Env map[string]string
+	// Recorder, when set, is used instead of opening the persistence
+	// module; the application does not close it.
+	Recorder ports.ApplicationRecorder
+}
+
+// Application saves and loads the aggregates of one event-sourced
+// application and exposes its notification log. It is safe for
+// concurrent use.
+type Application struct {
+	name      string
+	env       map[string]string
+	rec       ports.ApplicationRecorder
+	snapshots ports.SnapshotRecorder // nil when not snapshotting
+	caps      ports.Capabilities
+	mapper    *mapper
+	closer    io.Closer
+	log       *NotificationLog
+}
+
+// New opens the application named name: it merges opts.Env over the process
+// environment, validates the settings (reporting every problem at once), and
+// opens the persistence module they name.
+func New(ctx context.Context, name string, opts *Options) (*Application, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	for k, v := range o.Env {
+		env[k] = v
+	}
+	var errs []error
+	if name == "" {
+		errs = append(errs, errors.New("app: the application name is empty"))
+	}
+	compress := false
+	switch c := strings.ToLower(env[EnvCompressor]); c {
+	case "":
+	case "zlib":
+		compress = true
+	default:
+		errs = append(errs, fmt.Errorf("app: %s %q is not supported (use zlib)", EnvCompressor, env[EnvCompressor]))
+	}
+	var key []byte
+	if k := env[EnvCipherKey]; k != "" {
+		var err error
+		key, err = base64.StdEncoding.DecodeString(k)
+		if err != nil || (len(key) != 16 && len(key) != 24 && len(key) != 32) {
+			errs = append(errs, fmt.Errorf("app: %s must be the base64 of 16, 24 or 32 bytes", EnvCipherKey))
+		}
+	}
+	snapshotting := false
+	switch strings.ToLower(env[EnvSnapshotting]) {
+	case "", "n", "no", "false", "0":
+	case "y", "yes", "true", "1":
+		snapshotting = true
+	default:
+		errs = append(errs, fmt.Errorf("app: %s %q is not a yes or no", EnvSnapshotting, env[EnvSnapshotting]))
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %w", ports.ErrInvalid, errors.Join(errs...))
+	}
+	m, err := newMapper(compress, key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: app: %s: %v", ports.ErrInvalid, EnvCipherKey, err)
+	}
+	a := &Application{name: name, env: env, mapper: m, rec: o.Recorder}
+	if a.rec == nil {
+		if a.rec, err = ports.Open(ctx, env[EnvPersistenceModule], ports.Config{Application: name, Env: env}); err != nil {
+			return nil, err
+		}
+		a.closer, _ = a.rec.(io.Closer)
+	}
+	if cr, ok := a.rec.(ports.CapabilityReporter); ok {
+		a.caps = cr.Capabilities()
+	}
+	if s, ok := a.rec.(ports.SnapshotRecorder); ok && snapshotting {
+		a.snapshots = s
+	}
+	a.log = &NotificationLog{app: a, SectionSize: 10}
+	return a, nil
+}
+
+// Name returns the application's name.
+func (a *Application) Name() string { return a.name }
+
+// Recorder returns the application's recorder.
+func (a *Application) Recorder() ports.ApplicationRecorder { return a.rec }
+
+// NotificationLog returns the application's notification log.
+func (a *Application) NotificationLog() *NotificationLog { return a.log }
+
+// Close releases the persistence module the application opened.
+func (a *Application) Close() error {
+	if a.closer != nil {
+		return a.closer.Close()
+	}
+	return nil
+}
+
+// Save stores the pending events of the aggregates, atomically, and returns
+// their notification ids (nil when the store does not return them). Several
+// aggregates are saved in one atomic batch; a store that cannot do that
+// refuses with ErrNotAtomic and nothing is saved. A concurrency conflict
+// fails with ports.ErrConcurrency and leaves the aggregates' pending events
+// in place. Aggregates whose type snapshots every N events get a snapshot
+// when their version reaches a multiple of N.
+func (a *Application) Save(ctx context.Context, aggregates ...Root) ([]uint64, error) {
+	var batch []ports.StoredEvent
+	owners := 0
+	for _, agg := range aggregates {
+		b := agg.base()
+		if len(b.pending) == 0 {
+			continue
+		}
+		if b.kind == nil {
+			return nil, fmt.Errorf("%w: app: aggregate %s was not made by a Type", ports.ErrInvalid, b.id)
+		}
+		owners++
+		for _, p := range b.pending {
+			se, err := a.encode(b, p)
+			if err != nil {
+				return nil, err
+			}
+			batch = append(batch, se)
+		}
+	}
+	if owners > 1 && !a.caps.AtomicMultiAggregateBatches {
+		return nil, fmt.Errorf("%w: %d aggregates in one save", ErrNotAtomic, owners)
+	}
+	if len(batch) == 0 {
+		return nil, nil
+	}
+	ids, err := a.rec.InsertEvents(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	for _, agg := range aggregates {
+		b := agg.base()
+		first := uint64(0)
+		if len(b.pending) > 0 {
+			first = b.pending[0].version
+		}
+		b.pending = nil
+		if n := b.kind.snapshotEvery(); n > 0 && a.snapshots != nil && crossed(first, b.version, uint64(n)) {
+			if err := a.snapshot(ctx, agg); err != nil {
+				return ids, err
+			}
+		}
+	}
+	return ids, nil
+}
+
+// crossed reports whether a version in first..last is a multiple of n.
+func crossed(first, last, n uint64) bool {
+	return last/n > first/n || first%n == 0
+}
+
+func (a *Application) encode(b *Aggregate, p pending) (ports.StoredEvent, error) {
+	topic, schema, err := b.kind.topicOf(p.event)
+	if err != nil {
+		return ports.StoredEvent{}, err
+	}
+	data, err := json.Marshal(p.event)
+	if err != nil {
+		return ports.StoredEvent{}, fmt.Errorf("app: encoding %s: %w", topic, err)
+	}
+	env := envelope{At: p.at, Data: data}
+	if schema > 1 {
+		env.Schema = schema
+	}
+	raw, err := json.Marshal(env)
+	if err != nil {
+		return ports.StoredEvent{}, err
+	}
+	state, err := a.mapper.seal(raw)
+	if err != nil {
+		return ports.StoredEvent{}, err
+	}
+	return ports.StoredEvent{OriginatorID: b.id, OriginatorVersion: p.version, Topic: topic, State: state}, nil
+}
+
+// TakeSnapshot stores a snapshot of agg at its current version. The
+// aggregate must have no pending events. It fails with
+// ports.ErrNotSupported when snapshotting is off or the store has no
+// snapshots.
+func (a *Application) TakeSnapshot(ctx context.Context, agg Root) error {
+	if a.snapshots == nil {
+		return fmt.Errorf("%w: app: snapshotting is off (%s) or the store keeps no snapshots", ports.ErrNotSupported, EnvSnapshotting)
+	}
+	if agg.base().PendingEvents() > 0 {
+		return fmt.Errorf("%w: app: save aggregate %s before taking its snapshot", ports.ErrInvalid, agg.base().id)
+	}
+	return a.snapshot(ctx, agg)
+}
+
+func (a *Application) snapshot(ctx context.Context, agg Root) error {
+	b := agg.base()
+	state, err := json.Marshal(agg)
+	if err != nil {
+		return fmt.Errorf("app: encoding a snapshot of %s: %w", b.id, err)
+	}
+	raw, err := json.Marshal(snapshotEnvelope{ID: b.id.String(), Created: b.created, Modified: b.modified, State: state})
+	if err != nil {
+		return err
+	}
+	sealed, err := a.mapper.seal(raw)
+	if err != nil {
+		return err
+	}
+	return a.snapshots.InsertSnapshot(ctx, ports.StoredEvent{OriginatorID: b.id, OriginatorVersion: b.version,
+		Topic: b.kind.typeName() + ".Snapshot", State: sealed})
+}

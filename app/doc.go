@@ -1,0 +1,22 @@
+// Package app is the application layer of the event-sourcing library: what
+// users write their domain code against. It is shaped after the Python
+// eventsourcing library, in idiomatic Go, and uses only the ports, so the
+// same application runs in memory or on EventStoreDB.
+//
+//   - Aggregates are structs that embed [Aggregate]. Commands call
+//     [Trigger] with domain events; an event is a plain struct whose
+//     Apply method changes the aggregate. An aggregate [Type] names the
+//     aggregate, makes new ones, and registers its events under stable
+//     topic names, with upcasters for older schema versions.
+//   - The [Application] saves aggregates, takes snapshots (on demand, or
+//     every N events of a type), exposes the [NotificationLog], and is
+//     configured from an environment map merged over the process
+//     environment (PERSISTENCE_MODULE, COMPRESSOR, CIPHER_KEY, ...).
+//   - A [Repository] rebuilds aggregates from their latest snapshot and
+//     later events, at the latest version or a given one.
+//   - The mapper turns domain events into stored events: JSON, then
+//     optional zlib compression, then optional AES-GCM encryption.
+//
+// Versions start at 0 by default, like EventStoreDB stream revisions; a
+// Type may start at another version on stores that allow it.
+package app

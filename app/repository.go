@@ -1,0 +1,189 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/streamwright/eventsourcing/ports"
+)
+
+// RepositoryOptions configures a Repository. The zero value, or nil, means
+// no cache.
+type RepositoryOptions struct {
+	// CacheSize, when positive, keeps up to that many aggregates' latest
+	// states in memory; a cached aggregate is brought up to date by
+	// reading only the events after it ("fast-forward").
+	CacheSize int
+}
+
+// Repository loads aggregates of type A from an application's store. It is
+// safe for concurrent use; every Get returns a fresh aggregate value.
+type Repository[A Root] struct {
+	app  *Application
+	t    *Type[A]
+	opts RepositoryOptions
+
+	mu    sync.Mutex
+	cache map[uuid.UUID]cached
+}
+
+// cached is an aggregate's state in snapshot form.
+type cached struct {
+	version uint64
+	state   []byte
+}
+
+// NewRepository returns the repository of aggregates of type t in app.
+func NewRepository[A Root](app *Application, t *Type[A], opts *RepositoryOptions) *Repository[A] {
+	r := &Repository[A]{app: app, t: t, cache: map[uuid.UUID]cached{}}
+	if opts != nil {
+		r.opts = *opts
+	}
+	return r
+}
+
+// Get returns aggregate id at its latest version, or an error matching
+// ErrNotFound.
+func (r *Repository[A]) Get(ctx context.Context, id uuid.UUID) (A, error) {
+	return r.get(ctx, id, nil)
+}
+
+// GetAt returns aggregate id as it was at version, or an error matching
+// ErrNotFound when it never reached that version.
+func (r *Repository[A]) GetAt(ctx context.Context, id uuid.UUID, version uint64) (A, error) {
+	return r.get(ctx, id, &version)
+}
+
+func (r *Repository[A]) get(ctx context.Context, id uuid.UUID, through *uint64) (A, error) {
+	var zero A
+	agg := r.t.make()
+	b := agg.base()
+	b.id, b.kind = id, r.t
+	loaded := false
+	var after *uint64
+
+	if through == nil && r.opts.CacheSize > 0 {
+		r.mu.Lock()
+		c, ok := r.cache[id]
+		r.mu.Unlock()
+		if ok {
+			if err := r.restore(agg, c.version, c.state); err != nil {
+				return zero, err
+			}
+			loaded, after = true, ports.Version(c.version)
+		}
+	}
+	if !loaded && r.app.snapshots != nil {
+		s, ok, err := r.app.snapshots.LatestSnapshot(ctx, id, through)
+		if err != nil {
+			return zero, err
+		}
+		if ok {
+			raw, err := r.app.mapper.open(s.State)
+			if err != nil {
+				return zero, fmt.Errorf("snapshot of %s at version %d: %w", id, s.OriginatorVersion, err)
+			}
+			if err := r.restore(agg, s.OriginatorVersion, raw); err != nil {
+				return zero, err
+			}
+			loaded, after = true, ports.Version(s.OriginatorVersion)
+		}
+	}
+	for se, err := range r.app.rec.SelectEvents(ctx, id, ports.EventQuery{After: after, Through: through}) {
+		if err != nil {
+			return zero, err
+		}
+		if err := r.apply(agg, se, loaded); err != nil {
+			return zero, err
+		}
+		loaded = true
+	}
+	if !loaded {
+		return zero, fmt.Errorf("%w: %s %s", ErrNotFound, r.t.name, id)
+	}
+	if through != nil && b.version != *through {
+		return zero, fmt.Errorf("%w: %s %s has no version %d (it is at %d)", ErrNotFound, r.t.name, id, *through, b.version)
+	}
+	if through == nil && r.opts.CacheSize > 0 {
+		if state, err := r.stateOf(agg); err == nil {
+			r.remember(id, cached{version: b.version, state: state})
+		}
+	}
+	return agg, nil
+}
+
+// apply decodes stored event se and applies it to agg, checking that its
+// version is the next one.
+func (r *Repository[A]) apply(agg A, se ports.StoredEvent, started bool) error {
+	b := agg.base()
+	want := r.t.opts.InitialVersion
+	if started {
+		want = b.version + 1
+	}
+	if se.OriginatorVersion != want {
+		return fmt.Errorf("%w: %s %s: event version %d, want %d", ErrVersion, r.t.name, b.id, se.OriginatorVersion, want)
+	}
+	raw, err := r.app.mapper.open(se.State)
+	if err != nil {
+		return fmt.Errorf("event %s of %s at version %d: %w", se.Topic, b.id, se.OriginatorVersion, err)
+	}
+	var env envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return fmt.Errorf("%w: event %s of %s at version %d: %v", ErrDecode, se.Topic, b.id, se.OriginatorVersion, err)
+	}
+	schema := env.Schema
+	if schema == 0 {
+		schema = 1
+	}
+	e, err := r.t.decode(se.Topic, schema, env.Data)
+	if err != nil {
+		return err
+	}
+	e.Apply(agg)
+	b.version = se.OriginatorVersion
+	b.modified = env.At
+	if !started {
+		b.created = env.At
+	}
+	return nil
+}
+
+// restore sets agg from a snapshot-form state at version.
+func (r *Repository[A]) restore(agg A, version uint64, raw []byte) error {
+	var env snapshotEnvelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return fmt.Errorf("%w: snapshot: %v", ErrDecode, err)
+	}
+	if err := json.Unmarshal(env.State, agg); err != nil {
+		return fmt.Errorf("%w: snapshot of %s: %v", ErrDecode, r.t.name, err)
+	}
+	b := agg.base()
+	b.version, b.created, b.modified = version, env.Created, env.Modified
+	return nil
+}
+
+func (r *Repository[A]) stateOf(agg A) ([]byte, error) {
+	b := agg.base()
+	state, err := json.Marshal(agg)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(snapshotEnvelope{ID: b.id.String(), Created: b.created, Modified: b.modified, State: state})
+}
+
+// remember caches c, evicting an arbitrary entry when full.
+func (r *Repository[A]) remember(id uuid.UUID, c cached) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.cache[id]; !ok && len(r.cache) >= r.opts.CacheSize {
+		for k := range r.cache {
+			delete(r.cache, k)
+			break
+		}
+	}
+	r.cache[id] = c
+}

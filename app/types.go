@@ -1,0 +1,195 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/google/uuid"
+)
+
+// kind is what the application needs to know of an aggregate's type without
+// its type parameter.
+type kind interface {
+	typeName() string
+	topicOf(e any) (topic string, schema int, err error)
+	snapshotEvery() int
+}
+
+// TypeOptions configures an aggregate Type. The zero value, or nil, gives
+// version 0 for the first event and no automatic snapshots.
+type TypeOptions struct {
+	// InitialVersion is the version of an aggregate's first event.
+	// EventStoreDB stores versions as stream revisions, which start at 0.
+	InitialVersion uint64
+	// SnapshotEvery, when positive, makes Application.Save take a
+	// snapshot of an aggregate each time its version reaches a multiple
+	// of it.
+	SnapshotEvery int
+}
+
+// Type describes an aggregate type A: its name, how to make an empty one,
+// and its domain events under their topics. Build it once, at package
+// level, with NewType and RegisterEvent.
+type Type[A Root] struct {
+	name  string
+	make  func() A
+	opts  TypeOptions
+	mu    sync.RWMutex
+	byTop map[string]*eventType[A]
+	byGo  map[reflect.Type]*eventType[A]
+}
+
+// eventType is one registered domain event type.
+type eventType[A Root] struct {
+	topic     string
+	schema    int // current schema version, from 1
+	upcasters []func(map[string]any) error
+	decode    func([]byte) (Event[A], error)
+}
+
+// NewType returns the Type of aggregates named name, made empty by newA
+// (for example func() *Dog { return new(Dog) }).
+func NewType[A Root](name string, newA func() A, opts *TypeOptions) *Type[A] {
+	t := &Type[A]{name: name, make: newA, byTop: map[string]*eventType[A]{}, byGo: map[reflect.Type]*eventType[A]{}}
+	if opts != nil {
+		t.opts = *opts
+	}
+	return t
+}
+
+// Name returns the type's name.
+func (t *Type[A]) Name() string { return t.name }
+
+// EventOption configures a registered event type.
+type EventOption func(*eventOptions)
+
+type eventOptions struct {
+	upcasters []func(map[string]any) error
+}
+
+// Upcast declares the upcaster that migrates a stored event of this type
+// from schema version n to n+1, where n is the number of upcasters declared
+// before it plus one: the first Upcast migrates version 1 to 2. An event
+// type's current schema version is one more than its number of upcasters.
+// The upcaster edits the event's JSON object in place.
+func Upcast(fn func(fields map[string]any) error) EventOption {
+	return func(o *eventOptions) { o.upcasters = append(o.upcasters, fn) }
+}
+
+// RegisterEvent registers the domain event type E of aggregates of type t
+// under topic, a stable name that is stored with every event, so renaming
+// the Go type never orphans stored events. It panics if the topic or the Go
+// type is registered twice, as registration happens at start-up.
+func RegisterEvent[E Event[A], A Root](t *Type[A], topic string, opts ...EventOption) {
+	var o eventOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	et := &eventType[A]{topic: topic, schema: 1 + len(o.upcasters), upcasters: o.upcasters,
+		decode: func(b []byte) (Event[A], error) {
+			var e E
+			if err := json.Unmarshal(b, &e); err != nil {
+				return nil, err
+			}
+			return e, nil
+		}}
+	goType := reflect.TypeFor[E]()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if topic == "" {
+		panic("app: RegisterEvent needs a topic")
+	}
+	if _, dup := t.byTop[topic]; dup {
+		panic("app: topic " + topic + " registered twice")
+	}
+	if _, dup := t.byGo[goType]; dup {
+		panic("app: event type " + goType.String() + " registered twice")
+	}
+	t.byTop[topic], t.byGo[goType] = et, et
+}
+
+func (t *Type[A]) typeName() string   { return t.name }
+func (t *Type[A]) snapshotEvery() int { return t.opts.SnapshotEvery }
+
+func (t *Type[A]) topicOf(e any) (string, int, error) {
+	t.mu.RLock()
+	et := t.byGo[reflect.TypeOf(e)]
+	t.mu.RUnlock()
+	if et == nil {
+		return "", 0, fmt.Errorf("%w: %T is not registered for aggregate type %s", ErrUnknownEvent, e, t.name)
+	}
+	return et.topic, et.schema, nil
+}
+
+// decode turns a stored event's payload into its domain event, upcasting
+// it from its stored schema version.
+func (t *Type[A]) decode(topic string, schema int, data []byte) (Event[A], error) {
+	t.mu.RLock()
+	et := t.byTop[topic]
+	t.mu.RUnlock()
+	if et == nil {
+		return nil, fmt.Errorf("%w: topic %q is not registered for aggregate type %s", ErrUnknownEvent, topic, t.name)
+	}
+	if schema < 1 || schema > et.schema {
+		return nil, fmt.Errorf("%w: topic %q at schema version %d, but its type is at %d", ErrDecode, topic, schema, et.schema)
+	}
+	if schema < et.schema {
+		var fields map[string]any
+		if err := json.Unmarshal(data, &fields); err != nil {
+			return nil, fmt.Errorf("%w: topic %q: %v", ErrDecode, topic, err)
+		}
+		for v := schema; v < et.schema; v++ {
+			if err := et.upcasters[v-1](fields); err != nil {
+				return nil, fmt.Errorf("%w: upcasting topic %q from version %d: %v", ErrDecode, topic, v, err)
+			}
+		}
+		var err error
+		if data, err = json.Marshal(fields); err != nil {
+			return nil, fmt.Errorf("%w: topic %q: %v", ErrDecode, topic, err)
+		}
+	}
+	e, err := et.decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: topic %q: %v", ErrDecode, topic, err)
+	}
+	return e, nil
+}
+
+// Create returns a new aggregate with a fresh id whose first event is e.
+func (t *Type[A]) Create(e Event[A]) A {
+	return t.CreateWithID(uuid.New(), e)
+}
+
+// CreateWithID returns a new aggregate with the given id whose first event
+// is e, at the type's initial version.
+func (t *Type[A]) CreateWithID(id uuid.UUID, e Event[A]) A {
+	a := t.make()
+	b := a.base()
+	at := now()
+	b.id, b.kind, b.version, b.created, b.modified = id, t, t.opts.InitialVersion, at, at
+	e.Apply(a)
+	b.pending = append(b.pending, pending{version: b.version, at: at, event: e})
+	return a
+}
+
+// Errors of the application layer, matched with errors.Is.
+var (
+	// ErrNotFound reports an aggregate (or an aggregate version) that
+	// does not exist.
+	ErrNotFound = errors.New("app: aggregate not found")
+	// ErrUnknownEvent reports an event type or topic that is not
+	// registered; the message names it.
+	ErrUnknownEvent = errors.New("app: unknown event")
+	// ErrDecode reports a stored event or snapshot that cannot be read:
+	// corrupt bytes, a wrong cipher key, a schema the code does not know.
+	ErrDecode = errors.New("app: cannot decode stored data")
+	// ErrVersion reports an event whose version is not the next one of
+	// its aggregate.
+	ErrVersion = errors.New("app: event version out of sequence")
+	// ErrNotAtomic reports a save of several aggregates to a store that
+	// cannot store them atomically; nothing was saved.
+	ErrNotAtomic = errors.New("app: the store cannot save several aggregates atomically")
+)
