@@ -71,3 +71,17 @@ func checkNext(op string, prev, e *StoredEvent) error {
 	}
 	return Errorf(op, e.OriginatorID, ErrIntegrity, "versions %d and %d are not contiguous", prev.OriginatorVersion, e.OriginatorVersion)
 }
+
+// CheckTracking validates a tracking record the way every tracking recorder
+// must: an empty application name or a notification id of 0 fails with
+// ErrInvalid (as an [*Error] of operation "insert tracking").
+func CheckTracking(t Tracking) error {
+	const op = "insert tracking"
+	if t.ApplicationName == "" {
+		return Errorf(op, uuid.Nil, ErrInvalid, "empty application name")
+	}
+	if t.NotificationID == 0 {
+		return Errorf(op, uuid.Nil, ErrInvalid, "notification id 0 of application %q (ids are positive)", t.ApplicationName)
+	}
+	return nil
+}

@@ -140,16 +140,6 @@ func (r *Recorder) settled(ctx context.Context, stream string) (int64, trackingR
 	}
 }
 
-func checkTracking(t ports.Tracking) error {
-	if t.ApplicationName == "" {
-		return ports.Errorf(opInsertTracking, uuid.Nil, ports.ErrInvalid, "empty application name")
-	}
-	if t.NotificationID == 0 {
-		return ports.Errorf(opInsertTracking, uuid.Nil, ports.ErrInvalid, "notification id 0 of application %q (ids are positive)", t.ApplicationName)
-	}
-	return nil
-}
-
 // InsertEventsWithTracking stores the events of one aggregate and t as one
 // unit, through the tracking stream's claim, batch and commit (see the
 // package documentation). Events conflicting with the aggregate's stream
@@ -161,7 +151,7 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := checkTracking(t); err != nil {
+	if err := ports.CheckTracking(t); err != nil {
 		return nil, err
 	}
 	if err := ports.CheckBatch(opInsert, events, false); err != nil {

@@ -83,20 +83,10 @@ func (r *Recorder) InsertEvents(ctx context.Context, events []ports.StoredEvent)
 // InsertEventsWithTracking stores events and t atomically; see
 // ports.ProcessRecorder.
 func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.StoredEvent, t ports.Tracking) ([]uint64, error) {
-	if err := checkTracking(t); err != nil {
+	if err := ports.CheckTracking(t); err != nil {
 		return nil, err
 	}
 	return r.insert(ctx, events, &t)
-}
-
-func checkTracking(t ports.Tracking) error {
-	if t.ApplicationName == "" {
-		return ports.Errorf(opInsertTracking, uuid.Nil, ports.ErrInvalid, "empty application name")
-	}
-	if t.NotificationID == 0 {
-		return ports.Errorf(opInsertTracking, uuid.Nil, ports.ErrInvalid, "notification id 0 of application %q (ids are positive)", t.ApplicationName)
-	}
-	return nil
 }
 
 func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *ports.Tracking) ([]uint64, error) {
