@@ -1,6 +1,7 @@
 package esdb_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -58,5 +59,34 @@ func TestFaultLongOutageReplacesClosedClient(t *testing.T) {
 	expectEvents(t, "stored once", selectAll(t, ctx, r, id), want)
 	if got, _ := r.SelectNotifications(ctx, ports.NotificationQuery{Limit: 10}); len(got) != len(want) {
 		t.Fatalf("%d notifications, want %d", len(got), len(want))
+	}
+}
+
+// TestCloseStopsClientReplacement: after Close, a recorder that opened its
+// client fails instead of quietly opening a new one that nobody closes.
+func TestCloseStopsClientReplacement(t *testing.T) {
+	_, srv := faultServer(t)
+	ctx := testCtx(t)
+	conf, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: srv.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := adapter.NewFromConfig(conf, appName("closed"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.InsertEvents(ctx, eventsOf(uuid.New(), 0, 1, "closed")); err != nil {
+		t.Fatal(err)
+	}
+	before := r.Client()
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.InsertEvents(ctx, eventsOf(uuid.New(), 0, 1, "closed"))
+	if !errors.Is(err, ports.ErrUnavailable) {
+		t.Fatalf("insert after Close: %v, want ErrUnavailable", err)
+	}
+	if r.Client() != before {
+		t.Fatal("the recorder replaced its client after Close")
 	}
 }

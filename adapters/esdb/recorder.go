@@ -105,6 +105,7 @@ type Recorder struct {
 	ownsClient bool
 
 	mu     sync.Mutex
+	closed bool
 	client *esdb.Client
 	// conf, set when the recorder opened its client, lets it replace a
 	// client that closed itself for good: the official client gives up
@@ -221,6 +222,9 @@ func (r *Recorder) canRetry(err error, cl *esdb.Client) bool {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
 	if r.client != cl {
 		return true // another call replaced it already
 	}
@@ -239,7 +243,11 @@ func (r *Recorder) canRetry(err error, cl *esdb.Client) bool {
 // registry); a client passed to New is left to its owner.
 func (r *Recorder) Close() error {
 	if r.ownsClient {
-		return r.Client().Close()
+		r.mu.Lock()
+		r.closed = true
+		cl := r.client
+		r.mu.Unlock()
+		return cl.Close()
 	}
 	return nil
 }
