@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/streamwright/eventsourcing/ports"
 )
@@ -96,6 +99,10 @@ func New(ctx context.Context, name string, opts *Options) (*Application, error) 
 	default:
 		errs = append(errs, fmt.Errorf("app: %s %q is not a yes or no", EnvSnapshotting, env[EnvSnapshotting]))
 	}
+	if m := env[EnvPersistenceModule]; o.Recorder == nil && m != "" && !slices.Contains(ports.Modules(), m) {
+		errs = append(errs, fmt.Errorf("app: %s %q is not registered (registered: %v); import its adapter package",
+			EnvPersistenceModule, m, ports.Modules()))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ports.ErrInvalid, errors.Join(errs...))
 	}
@@ -143,9 +150,15 @@ func (a *Application) Close() error {
 // refuses with ErrNotAtomic and nothing is saved. A concurrency conflict
 // fails with ports.ErrConcurrency and leaves the aggregates' pending events
 // in place. Aggregates whose type snapshots every N events get a snapshot
-// when their version reaches a multiple of N.
+// when their number of events reaches a multiple of N (see TypeOptions).
 func (a *Application) Save(ctx context.Context, aggregates ...Root) ([]uint64, error) {
-	var batch []ports.StoredEvent
+	n := 0
+	for _, agg := range aggregates {
+		n += len(agg.base().pending)
+	}
+	batch := make([]ports.StoredEvent, 0, n)
+	enc := getEncoder(n)
+	defer putEncoder(enc)
 	owners := 0
 	for _, agg := range aggregates {
 		b := agg.base()
@@ -157,11 +170,18 @@ func (a *Application) Save(ctx context.Context, aggregates ...Root) ([]uint64, e
 		}
 		owners++
 		for _, p := range b.pending {
-			se, err := a.encode(b, p)
+			se, err := a.encode(enc, b, p)
 			if err != nil {
 				return nil, err
 			}
 			batch = append(batch, se)
+		}
+	}
+	if a.mapper.identity() {
+		// The states are in enc's buffer, now that it has stopped growing.
+		for i := range batch {
+			start, end := enc.spans[2*i], enc.spans[2*i+1]
+			batch[i].State = enc.w.b[start:end:end]
 		}
 	}
 	if owners > 1 && !a.caps.AtomicMultiAggregateBatches {
@@ -174,49 +194,117 @@ func (a *Application) Save(ctx context.Context, aggregates ...Root) ([]uint64, e
 	if err != nil {
 		return nil, err
 	}
+	// The events are stored: clear every aggregate's pending events before
+	// a snapshot can fail, or saving again would store them twice.
+	var due []Root
 	for _, agg := range aggregates {
 		b := agg.base()
-		first := uint64(0)
-		if len(b.pending) > 0 {
-			first = b.pending[0].version
+		if len(b.pending) == 0 {
+			continue // unchanged (or saved already, if listed twice)
 		}
+		first := b.pending[0].version
 		b.pending = nil
-		if n := b.kind.snapshotEvery(); n > 0 && a.snapshots != nil && crossed(first, b.version, uint64(n)) {
-			if err := a.snapshot(ctx, agg); err != nil {
-				return ids, err
-			}
+		if n := b.kind.snapshotEvery(); n > 0 && a.snapshots != nil &&
+			crossed(first-b.kind.initialVersion(), b.version-b.kind.initialVersion(), uint64(n)) {
+			due = append(due, agg)
+		}
+	}
+	for _, agg := range due {
+		if err := a.snapshot(ctx, agg); err != nil {
+			return ids, err
 		}
 	}
 	return ids, nil
 }
 
-// crossed reports whether a version in first..last is a multiple of n.
+// crossed reports whether the events saved, from index first to index last
+// of the aggregate's events (0 for its first event), bring its number of
+// events to a multiple of n.
 func crossed(first, last, n uint64) bool {
-	return last/n > first/n || first%n == 0
+	return (last+1)/n > first/n
 }
 
-func (a *Application) encode(b *Aggregate, p pending) (ports.StoredEvent, error) {
-	topic, schema, err := b.kind.topicOf(p.event)
-	if err != nil {
+// encode returns the stored form of pending event p of b. When the mapper
+// is the identity, the state is left in enc's buffer, its span recorded in
+// enc.spans, for Save to set once the buffer has stopped growing.
+func (a *Application) encode(enc *eventEncoder, b *Aggregate, p pending) (ports.StoredEvent, error) {
+	var err error
+	meta := enc.lastMeta
+	if t := reflect.TypeOf(p.event); meta == nil || t != enc.lastType || b.kind != enc.lastKind {
+		if meta, err = b.kind.eventMetaOf(p.event); err != nil {
+			return ports.StoredEvent{}, err
+		}
+		enc.lastKind, enc.lastType, enc.lastMeta = b.kind, t, meta
+	}
+	topic := meta.topic
+	if !a.mapper.identity() {
+		enc.w.b = enc.w.b[:0]
+	}
+	start := len(enc.w.b)
+	if enc.w.b, err = appendEnvelopeHead(enc.w.b, p.at, meta.schema); err != nil {
 		return ports.StoredEvent{}, err
 	}
-	data, err := json.Marshal(p.event)
-	if err != nil {
-		return ports.StoredEvent{}, fmt.Errorf("app: encoding %s: %w", topic, err)
+	if meta.flat != nil {
+		enc.w.b = append(meta.flat.encode(enc.w.b, reflect.ValueOf(p.event)), '}')
+	} else {
+		if err := enc.enc.Encode(p.event); err != nil {
+			return ports.StoredEvent{}, fmt.Errorf("app: encoding %s: %w", topic, err)
+		}
+		// Encode ends the value with a newline; the envelope ends it instead.
+		enc.w.b[len(enc.w.b)-1] = '}'
 	}
-	env := envelope{At: p.at, Data: data}
-	if schema > 1 {
-		env.Schema = schema
+	se := ports.StoredEvent{OriginatorID: b.id, OriginatorVersion: p.version, Topic: topic}
+	if a.mapper.identity() {
+		enc.spans = append(enc.spans, start, len(enc.w.b))
+		return se, nil
 	}
-	raw, err := json.Marshal(env)
-	if err != nil {
+	if se.State, err = a.mapper.seal(enc.w.b[start:]); err != nil {
 		return ports.StoredEvent{}, err
 	}
-	state, err := a.mapper.seal(raw)
-	if err != nil {
-		return ports.StoredEvent{}, err
+	return se, nil
+}
+
+// eventEncoder encodes the events of one Save into one buffer.
+type eventEncoder struct {
+	w     appendWriter
+	enc   *json.Encoder
+	spans []int
+	// The last event's aggregate type, Go type and meta, likely the
+	// next's.
+	lastKind kind
+	lastType reflect.Type
+	lastMeta *eventMeta
+}
+
+// appendWriter is an io.Writer that appends to b.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := new(eventEncoder)
+	e.enc = json.NewEncoder(&e.w)
+	return e
+}}
+
+// getEncoder returns an encoder whose buffer has room for n tiny events.
+func getEncoder(n int) *eventEncoder {
+	e := encoders.Get().(*eventEncoder)
+	e.w.b = make([]byte, 0, 64*n)
+	e.spans = e.spans[:0]
+	return e
+}
+
+// putEncoder recycles e, but not its buffer, which may now be stored.
+func putEncoder(e *eventEncoder) {
+	e.w.b, e.lastKind, e.lastType, e.lastMeta = nil, nil, nil, nil
+	if cap(e.spans) > 1024 {
+		e.spans = nil
 	}
-	return ports.StoredEvent{OriginatorID: b.id, OriginatorVersion: p.version, Topic: topic, State: state}, nil
+	encoders.Put(e)
 }
 
 // TakeSnapshot stores a snapshot of agg at its current version. The
@@ -226,6 +314,9 @@ func (a *Application) encode(b *Aggregate, p pending) (ports.StoredEvent, error)
 func (a *Application) TakeSnapshot(ctx context.Context, agg Root) error {
 	if a.snapshots == nil {
 		return fmt.Errorf("%w: app: snapshotting is off (%s) or the store keeps no snapshots", ports.ErrNotSupported, EnvSnapshotting)
+	}
+	if agg.base().kind == nil {
+		return fmt.Errorf("%w: app: aggregate %s was not made by a Type", ports.ErrInvalid, agg.base().id)
 	}
 	if agg.base().PendingEvents() > 0 {
 		return fmt.Errorf("%w: app: save aggregate %s before taking its snapshot", ports.ErrInvalid, agg.base().id)

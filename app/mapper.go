@@ -9,6 +9,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
+	"strconv"
+	"sync"
 	"time"
 )
 
@@ -35,6 +38,10 @@ func newMapper(compress bool, key []byte) (*mapper, error) {
 	}
 	return m, nil
 }
+
+// identity reports whether the mapper neither compresses nor encrypts:
+// seal and open return their argument.
+func (m *mapper) identity() bool { return !m.compress && m.aead == nil }
 
 func (m *mapper) seal(b []byte) ([]byte, error) {
 	if m.compress {
@@ -95,4 +102,249 @@ type snapshotEnvelope struct {
 	Created  time.Time       `json:"created"`
 	Modified time.Time       `json:"modified"`
 	State    json.RawMessage `json:"state"`
+}
+
+// payloadDecoder decodes event payloads as json.Unmarshal does, but with
+// one json.Decoder for many payloads, which saves json.Unmarshal's
+// allocations of its decoding state for each one.
+type payloadDecoder struct {
+	r   payloadReader
+	dec *json.Decoder
+	fed int64 // bytes given to dec
+	big bool  // dec has buffered a payload too big to keep it
+	// last is for the user to keep the event type of the last payload.
+	last any
+}
+
+// payloadReader is the reader of a payloadDecoder's Decoder: it yields the
+// payload being decoded, then io.EOF.
+type payloadReader struct{ b []byte }
+
+func (r *payloadReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b)
+	r.b = r.b[n:]
+	return n, nil
+}
+
+var payloadDecoders = sync.Pool{New: func() any {
+	d := new(payloadDecoder)
+	d.reset()
+	return d
+}}
+
+func getPayloadDecoder() *payloadDecoder { return payloadDecoders.Get().(*payloadDecoder) }
+
+func putPayloadDecoder(d *payloadDecoder) {
+	d.last = nil
+	if !d.big {
+		payloadDecoders.Put(d)
+	}
+}
+
+func (d *payloadDecoder) reset() {
+	d.r.b, d.dec, d.fed = nil, json.NewDecoder(&d.r), 0
+}
+
+// decode decodes data into v, a pointer to a zero value, as
+// json.Unmarshal(data, v) does.
+func (d *payloadDecoder) decode(data []byte, v any) error {
+	if len(data) > 64<<10 {
+		d.big = true
+	}
+	d.r.b = data
+	d.fed += int64(len(data))
+	// The Decoder reads a stream of values: data was one value only if it
+	// ends where data ends. Anything else (an error, trailing data), and
+	// json.Unmarshal decides, with a fresh Decoder for the next payload.
+	if err := d.dec.Decode(v); err == nil && len(d.r.b) == 0 && d.dec.InputOffset() == d.fed {
+		return nil
+	}
+	d.reset()
+	reflect.ValueOf(v).Elem().SetZero()
+	return json.Unmarshal(data, v)
+}
+
+// appendEnvelopeHead appends the stored form of an event up to its payload:
+// the bytes json.Marshal gives for an envelope before the Data's value.
+// The caller appends the payload and a closing brace.
+func appendEnvelopeHead(dst []byte, at time.Time, schema int) ([]byte, error) {
+	if y := at.Year(); y < 0 || y > 9999 {
+		return dst, fmt.Errorf("app: event time %v: year outside of range [0,9999]", at)
+	}
+	dst = append(dst, `{"at":"`...)
+	if at.Location() == time.UTC {
+		dst = appendUTC(dst, at)
+	} else {
+		dst = at.AppendFormat(dst, time.RFC3339Nano)
+	}
+	if schema > 1 {
+		dst = append(dst, `","schema":`...)
+		dst = strconv.AppendInt(dst, int64(schema), 10)
+		dst = append(dst, `,"data":`...)
+	} else {
+		dst = append(dst, `","data":`...)
+	}
+	return dst, nil
+}
+
+// appendUTC appends t, a UTC time of a year from 0 to 9999, as
+// t.AppendFormat(dst, time.RFC3339Nano) does.
+func appendUTC(dst []byte, t time.Time) []byte {
+	secs := t.Unix()
+	days := secs / 86400
+	if secs%86400 < 0 {
+		days--
+	}
+	sod := int(secs - days*86400)
+	// The proleptic Gregorian date of days since 1970-01-01, after
+	// Howard Hinnant's civil_from_days.
+	z := days + 719468
+	era := z / 146097
+	if z < 0 {
+		era = (z - 146096) / 146097
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day := int(doy - (153*mp+2)/5 + 1)
+	month := int(mp + 3)
+	if mp >= 10 {
+		month = int(mp - 9)
+	}
+	year := int(yoe + era*400)
+	if month <= 2 {
+		year++
+	}
+	two := func(dst []byte, n int) []byte { return append(dst, byte('0'+n/10), byte('0'+n%10)) }
+	dst = two(two(dst, year/100), year%100)
+	dst = two(append(dst, '-'), month)
+	dst = two(append(dst, '-'), day)
+	dst = two(append(dst, 'T'), sod/3600)
+	dst = two(append(dst, ':'), sod/60%60)
+	dst = two(append(dst, ':'), sod%60)
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i > 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		dst = append(dst, frac[:n]...)
+	}
+	return append(dst, 'Z')
+}
+
+// parseEnvelope reads an envelope in the exact form appendEnvelopeHead
+// writes, with a UTC time, without reflection. ok is false for any other
+// form: the caller then falls back to json.Unmarshal. The payload is not
+// validated; decoding it does that.
+func parseEnvelope(raw []byte) (env envelope, ok bool) {
+	const head = `{"at":"`
+	if len(raw) < len(head) || string(raw[:len(head)]) != head || raw[len(raw)-1] != '}' {
+		return env, false
+	}
+	rest := raw[len(head):]
+	q := bytes.IndexByte(rest, '"')
+	if q < 0 {
+		return env, false
+	}
+	if env.At, ok = parseUTC(rest[:q]); !ok {
+		return env, false
+	}
+	rest = rest[q+1:]
+	const schema = `,"schema":`
+	if len(rest) > len(schema) && string(rest[:len(schema)]) == schema {
+		rest = rest[len(schema):]
+		n := 0
+		for n < len(rest) && n < 9 && '0' <= rest[n] && rest[n] <= '9' {
+			env.Schema = env.Schema*10 + int(rest[n]-'0')
+			n++
+		}
+		if n == 0 || rest[0] == '0' {
+			return env, false
+		}
+		rest = rest[n:]
+	}
+	const data = `,"data":`
+	if len(rest) <= len(data)+1 || string(rest[:len(data)]) != data {
+		return env, false
+	}
+	env.Data = rest[len(data) : len(rest)-1]
+	return env, true
+}
+
+// parseUTC parses the RFC 3339 time, with 0 to 9 fraction digits and the
+// zone Z, that time.Time's AppendFormat(time.RFC3339Nano) writes for a UTC
+// time, to the same value time.Time's UnmarshalJSON gives.
+func parseUTC(b []byte) (time.Time, bool) {
+	// 2006-01-02T15:04:05[.999999999]Z
+	if len(b) < 20 || len(b) > 30 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[len(b)-1] != 'Z' {
+		return time.Time{}, false
+	}
+	bad := false
+	d := func(i int) int {
+		c := b[i] - '0'
+		bad = bad || c > 9
+		return int(c)
+	}
+	year := d(0)*1000 + d(1)*100 + d(2)*10 + d(3)
+	month := d(5)*10 + d(6)
+	day := d(8)*10 + d(9)
+	hour := d(11)*10 + d(12)
+	minute := d(14)*10 + d(15)
+	sec := d(17)*10 + d(18)
+	nsec := 0
+	if len(b) > 20 {
+		if b[19] != '.' || len(b) == 21 {
+			return time.Time{}, false
+		}
+		for i := 20; i < len(b)-1; i++ {
+			nsec = nsec*10 + d(i)
+		}
+		for range 30 - len(b) {
+			nsec *= 10
+		}
+	}
+	if bad || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	// Days since 1970-01-01 of the proleptic Gregorian date, after
+	// Howard Hinnant's days_from_civil.
+	y := year
+	if month <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (month + 9) % 12
+	doy := (153*mp+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	days := era*146097 + doe - 719468
+	unix := int64(days)*86400 + int64(hour*3600+minute*60+sec)
+	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// daysIn returns the number of days of month in year.
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }

@@ -20,12 +20,15 @@ type NotificationLog struct {
 
 // Section is one page of the notification log.
 type Section struct {
-	// ID is "start,stop": the range of notification ids asked for.
+	// ID is the "start,stop" asked for.
 	ID string
-	// Items are the notifications found in that range, in id order.
+	// Items are the first stop-start+1 notifications (at most
+	// SectionSize) whose ids are start or more, in id order. As in the
+	// Python library, stop only sets their number: stores whose ids have
+	// gaps (EventStoreDB) have fewer ids than notifications in a range.
 	Items []ports.Notification
-	// NextID is the ID of the following section, or "" when this one was
-	// not full (the end of the log as it stands).
+	// NextID is the ID of the following section, of as many items, or ""
+	// when this one was not full (the end of the log as it stands).
 	NextID string
 }
 
@@ -41,14 +44,18 @@ func (l *NotificationLog) Section(ctx context.Context, id string) (Section, erro
 	if size <= 0 {
 		size = 10
 	}
-	items, err := l.app.rec.SelectNotifications(ctx, ports.NotificationQuery{Start: start, Stop: stop, Limit: size})
+	limit := size
+	if stop-start < uint64(size) {
+		limit = int(stop-start) + 1
+	}
+	items, err := l.app.rec.SelectNotifications(ctx, ports.NotificationQuery{Start: start, Limit: limit})
 	if err != nil {
 		return Section{}, err
 	}
 	s := Section{ID: id, Items: items}
-	if len(items) == size {
+	if len(items) == limit {
 		next := items[len(items)-1].ID + 1
-		s.NextID = fmt.Sprintf("%d,%d", next, next+uint64(size)-1)
+		s.NextID = fmt.Sprintf("%d,%d", next, next+uint64(limit)-1)
 	}
 	return s, nil
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -93,11 +94,23 @@ func (r *Repository[A]) get(ctx context.Context, id uuid.UUID, through *uint64) 
 			loaded, after = true, ports.Version(s.OriginatorVersion)
 		}
 	}
+	d := getPayloadDecoder()
+	defer putPayloadDecoder(d)
 	for se, err := range r.app.rec.SelectEvents(ctx, id, ports.EventQuery{After: after, Through: through}) {
 		if err != nil {
 			return zero, err
 		}
-		if err := r.apply(agg, se, loaded); err != nil {
+		// The event type of the last event is likely the next's. It is
+		// kept in d, which is on the heap already, as a variable shared
+		// with this loop body would be allocated there.
+		et, _ := d.last.(*eventType[A])
+		if et == nil || et.topic != se.Topic {
+			if et, err = r.t.eventType(se.Topic); err != nil {
+				return zero, err
+			}
+			d.last = et
+		}
+		if err := r.apply(d, agg, et, se, loaded); err != nil {
 			return zero, err
 		}
 		loaded = true
@@ -116,9 +129,9 @@ func (r *Repository[A]) get(ctx context.Context, id uuid.UUID, through *uint64) 
 	return agg, nil
 }
 
-// apply decodes stored event se and applies it to agg, checking that its
-// version is the next one.
-func (r *Repository[A]) apply(agg A, se ports.StoredEvent, started bool) error {
+// apply decodes stored event se, of event type et, and applies it to agg,
+// checking that its version is the next one.
+func (r *Repository[A]) apply(d *payloadDecoder, agg A, et *eventType[A], se ports.StoredEvent, started bool) error {
 	b := agg.base()
 	want := r.t.opts.InitialVersion
 	if started {
@@ -131,19 +144,36 @@ func (r *Repository[A]) apply(agg A, se ports.StoredEvent, started bool) error {
 	if err != nil {
 		return fmt.Errorf("event %s of %s at version %d: %w", se.Topic, b.id, se.OriginatorVersion, err)
 	}
-	var env envelope
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return fmt.Errorf("%w: event %s of %s at version %d: %v", ErrDecode, se.Topic, b.id, se.OriginatorVersion, err)
+	env, fast := parseEnvelope(raw)
+	if !fast {
+		var slow envelope // declared here, as it escapes
+		if err := json.Unmarshal(raw, &slow); err != nil {
+			return fmt.Errorf("%w: event %s of %s at version %d: %v", ErrDecode, se.Topic, b.id, se.OriginatorVersion, err)
+		}
+		env = slow
 	}
 	schema := env.Schema
 	if schema == 0 {
 		schema = 1
 	}
-	e, err := r.t.decode(se.Topic, schema, env.Data)
-	if err != nil {
-		return err
+	if err := et.applyTo(d, agg, schema, env.Data); err != nil {
+		if !fast {
+			return err
+		}
+		// The fast parse may have misread an envelope of another form:
+		// read it as JSON, and try again only if that reads otherwise.
+		var slow envelope
+		if json.Unmarshal(raw, &slow) != nil || (slow.Schema == env.Schema && bytes.Equal(slow.Data, env.Data)) {
+			return err
+		}
+		env, schema = slow, slow.Schema
+		if schema == 0 {
+			schema = 1
+		}
+		if err := et.applyTo(d, agg, schema, env.Data); err != nil {
+			return err
+		}
 	}
-	e.Apply(agg)
 	b.version = se.OriginatorVersion
 	b.modified = env.At
 	if !started {
@@ -154,14 +184,14 @@ func (r *Repository[A]) apply(agg A, se ports.StoredEvent, started bool) error {
 
 // restore sets agg from a snapshot-form state at version.
 func (r *Repository[A]) restore(agg A, version uint64, raw []byte) error {
+	b := agg.base()
 	var env snapshotEnvelope
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return fmt.Errorf("%w: snapshot: %v", ErrDecode, err)
+		return fmt.Errorf("%w: snapshot of %s %s at version %d: %v", ErrDecode, r.t.name, b.id, version, err)
 	}
 	if err := json.Unmarshal(env.State, agg); err != nil {
-		return fmt.Errorf("%w: snapshot of %s: %v", ErrDecode, r.t.name, err)
+		return fmt.Errorf("%w: snapshot of %s %s at version %d: %v", ErrDecode, r.t.name, b.id, version, err)
 	}
-	b := agg.base()
 	b.version, b.created, b.modified = version, env.Created, env.Modified
 	return nil
 }

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,8 +16,9 @@ import (
 // its type parameter.
 type kind interface {
 	typeName() string
-	topicOf(e any) (topic string, schema int, err error)
+	eventMetaOf(e any) (*eventMeta, error)
 	snapshotEvery() int
+	initialVersion() uint64
 }
 
 // TypeOptions configures an aggregate Type. The zero value, or nil, gives
@@ -25,8 +28,10 @@ type TypeOptions struct {
 	// EventStoreDB stores versions as stream revisions, which start at 0.
 	InitialVersion uint64
 	// SnapshotEvery, when positive, makes Application.Save take a
-	// snapshot of an aggregate each time its version reaches a multiple
-	// of it.
+	// snapshot of an aggregate each time its number of events reaches a
+	// multiple of it: with N and versions from 0, at versions N-1, 2N-1,
+	// and so on (a save that passes several multiples takes one, at the
+	// aggregate's new version).
 	SnapshotEvery int
 }
 
@@ -42,12 +47,19 @@ type Type[A Root] struct {
 	byGo  map[reflect.Type]*eventType[A]
 }
 
+// eventMeta is what encoding needs of a registered domain event type.
+type eventMeta struct {
+	topic  string
+	schema int        // current schema version, from 1
+	flat   *flatCodec // nil: encoding/json encodes and decodes it
+}
+
 // eventType is one registered domain event type.
 type eventType[A Root] struct {
-	topic     string
-	schema    int // current schema version, from 1
+	eventMeta
 	upcasters []func(map[string]any) error
-	decode    func([]byte) (Event[A], error)
+	// apply decodes an event at the current schema and applies it.
+	apply func(*payloadDecoder, []byte, A) error
 }
 
 // NewType returns the Type of aggregates named name, made empty by newA
@@ -88,15 +100,29 @@ func RegisterEvent[E Event[A], A Root](t *Type[A], topic string, opts ...EventOp
 	for _, opt := range opts {
 		opt(&o)
 	}
-	et := &eventType[A]{topic: topic, schema: 1 + len(o.upcasters), upcasters: o.upcasters,
-		decode: func(b []byte) (Event[A], error) {
-			var e E
-			if err := json.Unmarshal(b, &e); err != nil {
-				return nil, err
-			}
-			return e, nil
-		}}
+	// Loading decodes each event into a recycled E, zeroed after use:
+	// Apply gets a copy of it, and what decoding allocates inside it is
+	// never reused. A flat E is decoded by its flatCodec when stored in
+	// the form the codec writes, else as json.Unmarshal decodes.
+	pool := &sync.Pool{New: func() any { return new(E) }}
 	goType := reflect.TypeFor[E]()
+	flat := newFlatCodec(goType)
+	et := &eventType[A]{eventMeta: eventMeta{topic: topic, schema: 1 + len(o.upcasters), flat: flat}, upcasters: o.upcasters,
+		apply: func(d *payloadDecoder, b []byte, a A) error {
+			var zero E
+			p := pool.Get().(*E)
+			var err error
+			if flat == nil || !flat.decode(b, reflect.ValueOf(p).Elem()) {
+				*p = zero // the flat codec may have set some fields
+				err = d.decode(b, p)
+			}
+			if err == nil {
+				(*p).Apply(a)
+			}
+			*p = zero
+			pool.Put(p)
+			return err
+		}}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if topic == "" {
@@ -114,53 +140,88 @@ func RegisterEvent[E Event[A], A Root](t *Type[A], topic string, opts ...EventOp
 func (t *Type[A]) typeName() string   { return t.name }
 func (t *Type[A]) snapshotEvery() int { return t.opts.SnapshotEvery }
 
-func (t *Type[A]) topicOf(e any) (string, int, error) {
+func (t *Type[A]) initialVersion() uint64 { return t.opts.InitialVersion }
+
+func (t *Type[A]) eventMetaOf(e any) (*eventMeta, error) {
 	t.mu.RLock()
 	et := t.byGo[reflect.TypeOf(e)]
 	t.mu.RUnlock()
 	if et == nil {
-		return "", 0, fmt.Errorf("%w: %T is not registered for aggregate type %s", ErrUnknownEvent, e, t.name)
+		return nil, fmt.Errorf("%w: %T is not registered for aggregate type %s", ErrUnknownEvent, e, t.name)
 	}
-	return et.topic, et.schema, nil
+	return &et.eventMeta, nil
 }
 
-// decode turns a stored event's payload into its domain event, upcasting
-// it from its stored schema version.
-func (t *Type[A]) decode(topic string, schema int, data []byte) (Event[A], error) {
+// eventType returns the registered event type of topic.
+func (t *Type[A]) eventType(topic string) (*eventType[A], error) {
 	t.mu.RLock()
 	et := t.byTop[topic]
 	t.mu.RUnlock()
 	if et == nil {
 		return nil, fmt.Errorf("%w: topic %q is not registered for aggregate type %s", ErrUnknownEvent, topic, t.name)
 	}
+	return et, nil
+}
+
+// applyTo decodes a stored event's payload, upcasting it from its stored
+// schema version, and applies it to a.
+func (et *eventType[A]) applyTo(d *payloadDecoder, a A, schema int, data []byte) error {
+	data, err := et.upcast(schema, data)
+	if err != nil {
+		return err
+	}
+	if err := et.apply(d, data, a); err != nil {
+		return fmt.Errorf("%w: topic %q: %v", ErrDecode, et.topic, err)
+	}
+	return nil
+}
+
+// upcast migrates a stored event's payload from schema version schema to
+// the current one.
+func (et *eventType[A]) upcast(schema int, data []byte) ([]byte, error) {
+	topic := et.topic
 	if schema < 1 || schema > et.schema {
 		return nil, fmt.Errorf("%w: topic %q at schema version %d, but its type is at %d", ErrDecode, topic, schema, et.schema)
 	}
-	if schema < et.schema {
-		var fields map[string]any
-		if err := json.Unmarshal(data, &fields); err != nil {
-			return nil, fmt.Errorf("%w: topic %q: %v", ErrDecode, topic, err)
-		}
-		for v := schema; v < et.schema; v++ {
-			if err := et.upcasters[v-1](fields); err != nil {
-				return nil, fmt.Errorf("%w: upcasting topic %q from version %d: %v", ErrDecode, topic, v, err)
-			}
-		}
-		var err error
-		if data, err = json.Marshal(fields); err != nil {
-			return nil, fmt.Errorf("%w: topic %q: %v", ErrDecode, topic, err)
+	if schema == et.schema {
+		return data, nil
+	}
+	// Numbers stay json.Number: float64 would round integers beyond 2^53
+	// and decimals with more digits than it holds.
+	var fields map[string]any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&fields); err != nil {
+		return nil, fmt.Errorf("%w: topic %q: %v", ErrDecode, topic, err)
+	}
+	if fields == nil {
+		return nil, fmt.Errorf("%w: topic %q: the stored event is not a JSON object", ErrDecode, topic)
+	}
+	for v := schema; v < et.schema; v++ {
+		if err := et.upcasters[v-1](fields); err != nil {
+			return nil, fmt.Errorf("%w: upcasting topic %q from version %d: %v", ErrDecode, topic, v, err)
 		}
 	}
-	e, err := et.decode(data)
+	data, err := json.Marshal(fields)
 	if err != nil {
 		return nil, fmt.Errorf("%w: topic %q: %v", ErrDecode, topic, err)
 	}
-	return e, nil
+	return data, nil
 }
 
 // Create returns a new aggregate with a fresh id whose first event is e.
 func (t *Type[A]) Create(e Event[A]) A {
-	return t.CreateWithID(uuid.New(), e)
+	return t.CreateWithID(newID(), e)
+}
+
+// newID returns a random (version 4) UUID, as uuid.New does, without its
+// allocation.
+func newID() uuid.UUID {
+	var id uuid.UUID
+	rand.Read(id[:])          // never fails: it crashes the program instead
+	id[6] = id[6]&0x0f | 0x40 // version 4
+	id[8] = id[8]&0x3f | 0x80 // variant RFC 4122
+	return id
 }
 
 // CreateWithID returns a new aggregate with the given id whose first event
