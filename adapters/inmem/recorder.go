@@ -121,6 +121,8 @@ func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *po
 	var ids []uint64
 	if len(events) > 0 {
 		ids = make([]uint64, len(events))
+		// Grow the log once per batch rather than once per event.
+		r.log = slices.Grow(r.log, len(events))
 	}
 	for i := range events {
 		e := events[i]
