@@ -305,6 +305,7 @@ type benchFlat struct {
 	S    string    `json:"s"`
 	S2   string    `json:",omitempty"`
 	Name benchName // no tag
+	//lint:ignore U1000 an unexported field the codecs must skip
 	x    int
 	Skip int `json:"-"`
 }
@@ -434,6 +435,7 @@ type benchTexter struct{ N int }
 
 func (*benchTexter) UnmarshalText([]byte) error { return nil }
 
+//lint:ignore U1000 an embedded field that the fast codec must leave to encoding/json
 type benchEmbeds struct{ benchName }
 
 func TestBenchFlatCodecLeavesOthersToEncodingJSON(t *testing.T) {

@@ -470,13 +470,6 @@ func (st *store) streamSnapshot(name string) ([]*record, bool, chan struct{}) {
 	return s.events, s.tombstoned, st.changed
 }
 
-// writerPosition is the position of the next record: $all's End.
-func (st *store) writerPosition() uint64 {
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	return st.next
-}
-
 // indexAtOrAfter returns the index of the first record at or after pos.
 func indexAtOrAfter(log []*record, pos uint64) int {
 	return sort.Search(len(log), func(i int) bool { return log[i].pos >= pos })
