@@ -32,8 +32,8 @@ func init() {
 // a consistent prefix of it without holding the lock while they yield.
 type Recorder struct {
 	mu         sync.RWMutex
-	aggregates map[uuid.UUID]*aggregate
-	log        []ports.Notification // log[i].ID == i+1
+	aggregates map[uuid.UUID][]ports.StoredEvent // contiguous ascending versions
+	log        []ports.Notification              // log[i].ID == i+1
 	tracking   map[string]uint64
 	snapshots  map[uuid.UUID][]ports.StoredEvent // ascending versions
 	// changed is closed, and replaced, whenever events or tracking are
@@ -41,14 +41,10 @@ type Recorder struct {
 	changed chan struct{}
 }
 
-type aggregate struct {
-	events []ports.StoredEvent // contiguous ascending versions
-}
-
 // New returns an empty recorder.
 func New() *Recorder {
 	return &Recorder{
-		aggregates: map[uuid.UUID]*aggregate{},
+		aggregates: map[uuid.UUID][]ports.StoredEvent{},
 		tracking:   map[string]uint64{},
 		snapshots:  map[uuid.UUID][]ports.StoredEvent{},
 		changed:    make(chan struct{}),
@@ -124,24 +120,40 @@ func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *po
 		// Grow the log once per batch rather than once per event.
 		r.log = slices.Grow(r.log, len(events))
 	}
+	var single []ports.StoredEvent // the aggregate's events, for a batch of one aggregate
+	if len(events) > 0 && !multi(events) {
+		single = slices.Grow(r.aggregates[events[0].OriginatorID], len(events))
+	}
 	for i := range events {
 		e := events[i]
 		start := len(buf)
 		buf = append(buf, e.State...)
 		e.State = buf[start:len(buf):len(buf)]
-		a := r.aggregates[e.OriginatorID]
-		if a == nil {
-			a = &aggregate{}
-			r.aggregates[e.OriginatorID] = a
+		if single != nil {
+			single = append(single, e)
+		} else {
+			r.aggregates[e.OriginatorID] = append(r.aggregates[e.OriginatorID], e)
 		}
-		a.events = append(a.events, e)
 		id := uint64(len(r.log) + 1)
 		r.log = append(r.log, ports.Notification{ID: id, StoredEvent: e})
 		ids[i] = id
 	}
+	if single != nil {
+		r.aggregates[events[0].OriginatorID] = single
+	}
 	close(r.changed)
 	r.changed = make(chan struct{})
 	return ids, nil
+}
+
+// multi reports whether events belong to more than one aggregate.
+func multi(events []ports.StoredEvent) bool {
+	for i := 1; i < len(events); i++ {
+		if events[i].OriginatorID != events[0].OriginatorID {
+			return true
+		}
+	}
+	return false
 }
 
 // checkFollows verifies, under the lock, that each aggregate's first event in
@@ -163,10 +175,10 @@ func (r *Recorder) checkFollows(events []ports.StoredEvent) error {
 			seen[e.OriginatorID] = true
 		}
 		a := r.aggregates[e.OriginatorID]
-		if a == nil || len(a.events) == 0 {
+		if len(a) == 0 {
 			continue
 		}
-		last := a.events[len(a.events)-1].OriginatorVersion
+		last := a[len(a)-1].OriginatorVersion
 		if e.OriginatorVersion != last+1 {
 			return ports.ConflictError(opInsert, e.OriginatorID, int64(e.OriginatorVersion)-1, int64(last))
 		}
@@ -183,10 +195,7 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 			return
 		}
 		r.mu.RLock()
-		var evs []ports.StoredEvent
-		if a := r.aggregates[id]; a != nil {
-			evs = a.events
-		}
+		evs := r.aggregates[id]
 		r.mu.RUnlock()
 		if len(evs) == 0 {
 			return
