@@ -232,7 +232,8 @@ func (t *Type[A]) CreateWithID(id uuid.UUID, e Event[A]) A {
 	at := now()
 	b.id, b.kind, b.version, b.created, b.modified = id, t, t.opts.InitialVersion, at, at
 	e.Apply(a)
-	b.pending = append(b.pending, pending{version: b.version, at: at, event: e})
+	// Room for the commands that usually follow creation before a save.
+	b.pending = append(make([]pending, 0, 8), pending{version: b.version, at: at, event: e})
 	return a
 }
 
