@@ -200,38 +200,42 @@ func deleteExpectation(opt any) expectation {
 
 // Delete soft-deletes a stream.
 func (s *streamsService) Delete(ctx context.Context, req *api.DeleteReq) (*api.DeleteResp, error) {
-	name := string(req.GetOptions().GetStreamIdentifier().GetStreamName())
-	t := ctxTrailer{ctx}
-	if name == "" {
-		return nil, invalid(t, "a stream name is required")
-	}
-	out := s.store().softDelete(name, deleteExpectation(req.GetOptions().GetExpectedStreamRevision()))
-	switch {
-	case out.deleted:
-		return nil, streamDeleted(t, name)
-	case out.wrong != nil:
-		return nil, deleteWrongVersion(t, name, out.wrong)
+	pos, err := s.remove(ctx, req.GetOptions().GetStreamIdentifier().GetStreamName(),
+		req.GetOptions().GetExpectedStreamRevision(), s.store().softDelete)
+	if err != nil {
+		return nil, err
 	}
 	return &api.DeleteResp{PositionOption: &api.DeleteResp_Position_{Position: &api.DeleteResp_Position{
-		CommitPosition: out.position, PreparePosition: out.position}}}, nil
+		CommitPosition: pos, PreparePosition: pos}}}, nil
 }
 
 // Tombstone deletes a stream for good.
 func (s *streamsService) Tombstone(ctx context.Context, req *api.TombstoneReq) (*api.TombstoneResp, error) {
-	name := string(req.GetOptions().GetStreamIdentifier().GetStreamName())
-	t := ctxTrailer{ctx}
-	if name == "" {
-		return nil, invalid(t, "a stream name is required")
-	}
-	out := s.store().tombstone(name, deleteExpectation(req.GetOptions().GetExpectedStreamRevision()))
-	switch {
-	case out.deleted:
-		return nil, streamDeleted(t, name)
-	case out.wrong != nil:
-		return nil, deleteWrongVersion(t, name, out.wrong)
+	pos, err := s.remove(ctx, req.GetOptions().GetStreamIdentifier().GetStreamName(),
+		req.GetOptions().GetExpectedStreamRevision(), s.store().tombstone)
+	if err != nil {
+		return nil, err
 	}
 	return &api.TombstoneResp{PositionOption: &api.TombstoneResp_Position_{Position: &api.TombstoneResp_Position{
-		CommitPosition: out.position, PreparePosition: out.position}}}, nil
+		CommitPosition: pos, PreparePosition: pos}}}, nil
+}
+
+// remove runs a delete or tombstone of stream name under the expected
+// revision option exp, and returns its log position or the status error
+// the client expects.
+func (s *streamsService) remove(ctx context.Context, name []byte, exp any, op func(string, expectation) deleteOutcome) (uint64, error) {
+	t := ctxTrailer{ctx}
+	if len(name) == 0 {
+		return 0, invalid(t, "a stream name is required")
+	}
+	out := op(string(name), deleteExpectation(exp))
+	switch {
+	case out.deleted:
+		return 0, streamDeleted(t, string(name))
+	case out.wrong != nil:
+		return 0, deleteWrongVersion(t, string(name), out.wrong)
+	}
+	return out.position, nil
 }
 
 // BatchAppend appends batches sent on a bidirectional stream. Each request
