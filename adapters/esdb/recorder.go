@@ -136,33 +136,6 @@ func NewFromConfig(conf *esdb.Configuration, application string, opts *Options) 
 	return r, nil
 }
 
-// guard runs f, a call on the official client, and waits for its answer,
-// for ctx, or for Options.CallTimeout, whichever comes first. The client
-// does not watch ctx while it looks for its node and can block a call for
-// good when that search fails; such a call is abandoned.
-func guard[T any](ctx context.Context, r *Recorder, f func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		v, err := f()
-		ch <- result{v, err}
-	}()
-	t := time.NewTimer(r.opts.callTimeout())
-	defer t.Stop()
-	var zero T
-	select {
-	case res := <-ch:
-		return res.v, res.err
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	case <-t.C:
-		return zero, ErrStuck
-	}
-}
-
 // New returns the recorder of the named application over client. The
 // application name scopes every stream the recorder writes, so several
 // applications can share one database; it must not be empty, start with
