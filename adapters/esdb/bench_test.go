@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,13 +22,16 @@ import (
 
 // BenchmarkAdapter measures the recorder's overhead over the official
 // client: each operation is made through the adapter and as the same calls
-// made directly with the client, on one esdbtest server, so that
+// made directly with the client, on esdbtest servers of the same build and
+// options, so that
 //
 //	go test -run '^$' -bench BenchmarkAdapter -benchmem -count 6 ./adapters/esdb/ | tee /tmp/adapter-bench.txt
 //	sed -n 's,/client/,/,p' /tmp/adapter-bench.txt >/tmp/client.txt
 //	sed -n 's,/adapter/,/,p' /tmp/adapter-bench.txt >/tmp/adapter.txt
 //	sed -n 's,/adapter-omitids/,/,p' /tmp/adapter-bench.txt >/tmp/omitids.txt
+//	sed -n 's,/client-readback/,/,p' /tmp/adapter-bench.txt >/tmp/readback.txt
 //	benchstat client=/tmp/client.txt adapter=/tmp/adapter.txt omitids=/tmp/omitids.txt
+//	benchstat client-readback=/tmp/readback.txt adapter=/tmp/adapter.txt
 //
 // compares the columns. The operations:
 //
@@ -36,71 +40,43 @@ import (
 //   - select100: all the events of a 100-event aggregate
 //     (Recorder.SelectEvents, or ReadStream, drained).
 //
-// adapter-omitids/insert100 is the adapter with OmitNotificationIDs, which
-// skips the read that recovers the ids of a batch's events but the last:
-// the difference with adapter/insert100 is that read's cost.
+// An append answers with the position of its last event only, so the
+// adapter reads the others back to return every event's notification id.
+// client-readback/insert100 makes that append and that read with the
+// client, the baseline of adapter/insert100; adapter-omitids/insert100 is
+// the adapter with OmitNotificationIDs, which skips the read, against the
+// bare append of client/insert100.
 //
 // Besides wall time, the benchmarks report the process's CPU time per
 // operation: client, server and runtime together, since the server runs
 // in the process.
 func BenchmarkAdapter(b *testing.B) {
 	ctx := context.Background()
-	srv, err := esdbtest.NewServer(&esdbtest.Options{Empty: true})
-	if err != nil {
-		b.Fatalf("NewServer: %v", err)
-	}
-	defer func() { _ = srv.Close() }()
-	conf, err := esdb.ParseConnectionString(srv.ConnectionString())
-	if err != nil {
-		b.Fatalf("ParseConnectionString: %v", err)
-	}
-	conf.Logger = func(esdb.LogLevel, string, ...any) {}
-	client, err := esdb.NewClient(conf)
-	if err != nil {
-		b.Fatalf("NewClient: %v", err)
-	}
-	defer func() { _ = client.Close() }()
-	rec, err := adapter.New(client, benchApp, nil)
-	if err != nil {
-		b.Fatalf("New: %v", err)
-	}
-	recOmit, err := adapter.New(client, benchApp, &adapter.Options{OmitNotificationIDs: true})
-	if err != nil {
-		b.Fatalf("New: %v", err)
-	}
-
-	// The aggregate that select100 reads; writing it also opens the
-	// client's connection.
-	readID := uuid.New()
-	if _, err := rec.InsertEvents(ctx, benchStoredEvents(readID, benchSelect)); err != nil {
-		b.Fatalf("prepare the aggregate to read: %v", err)
-	}
-
 	type variant struct {
 		name string
-		run  func(*testing.B)
+		run  func(*testing.B, *benchEnv)
 	}
 	ops := []struct {
 		name     string
 		variants []variant
 	}{
 		{"insert1", []variant{
-			{"adapter", func(b *testing.B) { benchInsertAdapter(b, ctx, rec, 1, true) }},
-			{"client", func(b *testing.B) { benchInsertClient(b, ctx, client, 1) }},
+			{"adapter", func(b *testing.B, e *benchEnv) { benchInsertAdapter(b, ctx, e.rec, 1, true) }},
+			{"client", func(b *testing.B, e *benchEnv) { benchInsertClient(b, ctx, e.client, 1) }},
 		}},
 		{"insert100", []variant{
-			{"adapter", func(b *testing.B) { benchInsertAdapter(b, ctx, rec, 100, true) }},
-			{"adapter-omitids", func(b *testing.B) { benchInsertAdapter(b, ctx, recOmit, 100, false) }},
-			{"client", func(b *testing.B) { benchInsertClient(b, ctx, client, 100) }},
+			{"adapter", func(b *testing.B, e *benchEnv) { benchInsertAdapter(b, ctx, e.rec, 100, true) }},
+			{"adapter-omitids", func(b *testing.B, e *benchEnv) { benchInsertAdapter(b, ctx, e.recOmit, 100, false) }},
+			{"client", func(b *testing.B, e *benchEnv) { benchInsertClient(b, ctx, e.client, 100) }},
+			{"client-readback", func(b *testing.B, e *benchEnv) { benchInsertClientReadBack(b, ctx, e.client, 100) }},
 		}},
 		{"select100", []variant{
-			{"adapter", func(b *testing.B) { benchSelectAdapter(b, ctx, rec, readID) }},
-			{"client", func(b *testing.B) { benchSelectClient(b, ctx, client, readID) }},
+			{"adapter", func(b *testing.B, e *benchEnv) { benchSelectAdapter(b, ctx, e.rec, e.readID) }},
+			{"client", func(b *testing.B, e *benchEnv) { benchSelectClient(b, ctx, e.client, e.readID) }},
 		}},
 	}
 	// The variants of an operation run one after the other, in an order
-	// that alternates between rounds (-count), so that neither always runs
-	// on the fuller server.
+	// that alternates between rounds (-count), each on a fresh server.
 	benchRound++
 	for _, op := range ops {
 		for i := range op.variants {
@@ -108,9 +84,65 @@ func BenchmarkAdapter(b *testing.B) {
 			if benchRound%2 == 0 {
 				v = op.variants[len(op.variants)-1-i]
 			}
-			b.Run(v.name+"/"+op.name, v.run)
+			b.Run(v.name+"/"+op.name, func(b *testing.B) {
+				e := newBenchEnv(b, ctx)
+				defer e.close()
+				v.run(b, e)
+			})
 		}
 	}
+}
+
+// benchEnv is what a measurement runs on: an empty esdbtest server holding
+// only the aggregate select100 reads, a client connected to it, and
+// recorders over that client. Every measurement, through the adapter or
+// directly with the client, gets its own, so that none pays for the data
+// or the garbage of those before it: with one server for the whole run,
+// its growing heap made the ratios swing by a fifth between runs.
+type benchEnv struct {
+	srv          *esdbtest.Server
+	client       *esdb.Client
+	rec, recOmit *adapter.Recorder
+	readID       uuid.UUID
+}
+
+func newBenchEnv(b *testing.B, ctx context.Context) *benchEnv {
+	srv, err := esdbtest.NewServer(&esdbtest.Options{Empty: true})
+	if err != nil {
+		b.Fatalf("NewServer: %v", err)
+	}
+	e := &benchEnv{srv: srv, readID: uuid.New()}
+	conf, err := esdb.ParseConnectionString(srv.ConnectionString())
+	if err != nil {
+		e.close()
+		b.Fatalf("ParseConnectionString: %v", err)
+	}
+	conf.Logger = func(esdb.LogLevel, string, ...any) {}
+	if e.client, err = esdb.NewClient(conf); err != nil {
+		e.close()
+		b.Fatalf("NewClient: %v", err)
+	}
+	if e.rec, err = adapter.New(e.client, benchApp, nil); err != nil {
+		e.close()
+		b.Fatalf("New: %v", err)
+	}
+	if e.recOmit, err = adapter.New(e.client, benchApp, &adapter.Options{OmitNotificationIDs: true}); err != nil {
+		e.close()
+		b.Fatalf("New: %v", err)
+	}
+	// Writing the aggregate to read also opens the client's connection.
+	if _, err := e.rec.InsertEvents(ctx, benchStoredEvents(e.readID, benchSelect)); err != nil {
+		e.close()
+		b.Fatalf("prepare the aggregate to read: %v", err)
+	}
+	return e
+}
+
+func (e *benchEnv) close() {
+	if e.client != nil {
+		_ = e.client.Close()
+	}
+	_ = e.srv.Close()
 }
 
 const (
@@ -189,6 +221,50 @@ func benchInsertClient(b *testing.B, ctx context.Context, client *esdb.Client, n
 	done()
 }
 
+// benchInsertClientReadBack makes the calls the adapter makes to insert n
+// events and return their ids: the append, then a read of the events but
+// the last, whose position the append returned.
+func benchInsertClientReadBack(b *testing.B, ctx context.Context, client *esdb.Client, n int) {
+	evs := make([]esdb.EventData, n)
+	for i := range evs {
+		evs[i] = esdb.EventData{EventType: benchTopic, ContentType: esdb.ContentTypeJson, Data: benchState}
+	}
+	ids := benchIDs(b.N)
+	opts := esdb.AppendToStreamOptions{ExpectedRevision: esdb.NoStream{}}
+	readOpts := esdb.ReadStreamOptions{Direction: esdb.Forwards, From: esdb.Start{}}
+	positions := make([]uint64, 0, n)
+	b.ReportAllocs()
+	done := benchTiming(b)
+	for i := range b.N {
+		stream := benchApp + "-" + ids[i].String()
+		res, err := client.AppendToStream(ctx, stream, opts, evs...)
+		if err != nil {
+			b.Fatalf("AppendToStream: %v", err)
+		}
+		positions = positions[:0]
+		rs, err := client.ReadStream(ctx, stream, readOpts, uint64(n-1))
+		if err != nil {
+			b.Fatalf("ReadStream: %v", err)
+		}
+		for {
+			e, err := rs.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatalf("Recv: %v", err)
+			}
+			positions = append(positions, e.Event.Position.Commit)
+		}
+		rs.Close()
+		positions = append(positions, res.CommitPosition)
+		if len(positions) != n {
+			b.Fatalf("read back %d positions, want %d", len(positions), n)
+		}
+	}
+	done()
+}
+
 func benchSelectAdapter(b *testing.B, ctx context.Context, rec *adapter.Recorder, id uuid.UUID) {
 	b.ReportAllocs()
 	done := benchTiming(b)
@@ -238,9 +314,12 @@ func benchSelectClient(b *testing.B, ctx context.Context, client *esdb.Client, i
 	done()
 }
 
-// benchTiming resets the benchmark timer and returns the function that ends
-// the measurement and reports the process's CPU time per operation.
+// benchTiming collects the garbage the previous measurement left, so that
+// none is charged to this one, resets the benchmark timer and returns the
+// function that ends the measurement and reports the process's CPU time
+// per operation.
 func benchTiming(b *testing.B) func() {
+	runtime.GC()
 	cpu0, ok0 := benchCPU()
 	b.ResetTimer()
 	return func() {

@@ -2,7 +2,6 @@ package esdb
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -302,7 +301,7 @@ func toEventData(events []ports.StoredEvent) []esdb.EventData {
 	data := make([]esdb.EventData, len(events))
 	for i, e := range events {
 		ct := esdb.ContentTypeBinary
-		if len(e.State) > 0 && json.Valid(e.State) {
+		if validJSON(e.State) {
 			ct = esdb.ContentTypeJson
 		}
 		data[i] = esdb.EventData{EventID: uuid.New(), EventType: e.Topic, ContentType: ct, Data: e.State}
