@@ -36,6 +36,16 @@
 //   - A batch holds the events of one aggregate: EventStoreDB appends
 //     atomically to one stream only ([Capabilities]).
 //
+// # Cost
+//
+// Inserting a batch is one append. An append answers with the position of
+// its last event only, so returning the notification id of every event of
+// a batch of n > 1 events costs a read of the other n-1 events, about as
+// much as the append; Options.OmitNotificationIDs skips it. Selecting an
+// aggregate's events is one read. Beyond these calls, BenchmarkAdapter
+// measures the recorder at within a few per cent of the same calls made
+// with the client directly.
+//
 // # Tracking and exactly-once processing
 //
 // A process application must store the events a policy caused together with
