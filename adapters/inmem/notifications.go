@@ -25,7 +25,7 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 	log := r.log
 	r.mu.RUnlock()
 
-	// Ids are contiguous from 1, so log[id-1] holds id.
+	// Ids are contiguous from 1, so log index id-1 holds id.
 	from := q.Start
 	if q.ExcludeStart {
 		from++
@@ -34,13 +34,13 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 	if from > 1 {
 		lo = from - 1
 	}
-	hi := uint64(len(log))
+	hi := log.n
 	if q.Stop > 0 && q.Stop < hi {
 		hi = q.Stop
 	}
 	var page []ports.Notification
 	for i := lo; i < hi && len(page) < q.Limit; i++ {
-		n := log[i]
+		n := *log.at(i)
 		if len(q.Topics) > 0 && !slices.Contains(q.Topics, n.Topic) {
 			continue
 		}
@@ -58,7 +58,7 @@ func (r *Recorder) MaxNotificationID(ctx context.Context) (uint64, error) {
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return uint64(len(r.log)), nil
+	return r.log.n, nil
 }
 
 // Subscribe yields the notifications after id after, then new ones as they
@@ -73,10 +73,10 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 				return
 			}
 			r.mu.RLock()
-			log, changed := r.log, r.changed
+			log, changed := r.log, r.watch()
 			r.mu.RUnlock()
-			for ; next < uint64(len(log)); next++ {
-				n := log[next]
+			for ; next < log.n; next++ {
+				n := *log.at(next)
 				if len(topics) > 0 && !slices.Contains(topics, n.Topic) {
 					continue
 				}
@@ -127,7 +127,7 @@ func (r *Recorder) WaitTrackingID(ctx context.Context, application string, id ui
 			return err
 		}
 		r.mu.RLock()
-		max, changed := r.tracking[application], r.changed
+		max, changed := r.tracking[application], r.watch()
 		r.mu.RUnlock()
 		if id <= max {
 			return nil

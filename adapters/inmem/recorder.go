@@ -5,6 +5,7 @@ import (
 	"iter"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 
@@ -31,24 +32,100 @@ func init() {
 // Stored data is append-only and never modified in place, so readers work on
 // a consistent prefix of it without holding the lock while they yield.
 type Recorder struct {
-	mu         sync.RWMutex
-	aggregates map[uuid.UUID][]ports.StoredEvent // contiguous ascending versions
-	log        []ports.Notification              // log[i].ID == i+1
-	tracking   map[string]uint64
-	snapshots  map[uuid.UUID][]ports.StoredEvent // ascending versions
-	// changed is closed, and replaced, whenever events or tracking are
-	// committed; waiters select on it.
+	mu sync.RWMutex
+	// log holds every stored event, in notification order.
+	log eventLog
+	// aggregates maps each aggregate to the log indexes of its events, in
+	// version order (contiguous ascending versions). The slices hold no
+	// pointers, so the garbage collector does not scan them.
+	aggregates map[uuid.UUID][]uint64
+	// states holds copies of the stored events' states.
+	states    stateArena
+	tracking  map[string]uint64
+	snapshots map[uuid.UUID][]ports.StoredEvent // ascending versions
+	// changed is closed, and replaced, when events or tracking are
+	// committed while somebody waits on it (watched).
 	changed chan struct{}
+	watched atomic.Bool
 }
 
 // New returns an empty recorder.
 func New() *Recorder {
 	return &Recorder{
-		aggregates: map[uuid.UUID][]ports.StoredEvent{},
+		aggregates: map[uuid.UUID][]uint64{},
 		tracking:   map[string]uint64{},
 		snapshots:  map[uuid.UUID][]ports.StoredEvent{},
 		changed:    make(chan struct{}),
 	}
+}
+
+// watch returns the channel that is closed at the next commit. It must be
+// called with r.mu held (for reading at least): a commit, which holds it
+// for writing, then sees that somebody waits.
+func (r *Recorder) watch() <-chan struct{} {
+	r.watched.Store(true)
+	return r.changed
+}
+
+// notify wakes the waiters, if any, of a commit; r.mu must be held for
+// writing.
+func (r *Recorder) notify() {
+	if r.watched.Swap(false) {
+		close(r.changed)
+		r.changed = make(chan struct{})
+	}
+}
+
+// logChunk is how many notifications one chunk of the log holds.
+const logChunk = 256
+
+// eventLog is the notification log in chunks of fixed size: appending never
+// moves what is stored, so a copy of an eventLog taken under the lock stays
+// a consistent prefix of the log while later events are appended.
+type eventLog struct {
+	chunks []*[logChunk]ports.Notification
+	n      uint64 // notifications stored; log index i holds id i+1
+}
+
+// add appends n; the caller holds the write lock.
+func (l *eventLog) add(n ports.Notification) {
+	if l.n%logChunk == 0 {
+		l.chunks = append(l.chunks, new([logChunk]ports.Notification))
+	}
+	l.chunks[l.n/logChunk][l.n%logChunk] = n
+	l.n++
+}
+
+// at returns the notification at log index i < l.n.
+func (l *eventLog) at(i uint64) *ports.Notification {
+	return &l.chunks[i/logChunk][i%logChunk]
+}
+
+// stateChunk is the size of the blocks states are copied into; a state of
+// more than a quarter of it gets a block of its own.
+const stateChunk = 16 << 10
+
+// stateArena copies states into shared blocks: one allocation per block
+// rather than per batch, and no pointers for the collector to scan.
+type stateArena struct {
+	block []byte
+}
+
+// keep returns a copy of state that nothing else refers to; the caller
+// holds the write lock.
+func (a *stateArena) keep(state []byte) []byte {
+	n := len(state)
+	switch {
+	case n == 0:
+		return []byte{}
+	case n > stateChunk/4:
+		return slices.Clone(state)
+	case cap(a.block)-len(a.block) < n:
+		a.block = make([]byte, 0, stateChunk)
+	}
+	start := len(a.block)
+	a.block = append(a.block, state...)
+	return a.block[start:len(a.block):len(a.block)]
 }
 
 // Capabilities reports that the recorder supports every capability.
@@ -95,13 +172,6 @@ func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *po
 	if len(events) == 0 && t == nil {
 		return nil, nil
 	}
-	// Copy every state into one buffer before taking the lock.
-	size := 0
-	for i := range events {
-		size += len(events[i].State)
-	}
-	buf := make([]byte, 0, size)
-
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.checkFollows(events); err != nil {
@@ -117,32 +187,27 @@ func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *po
 	var ids []uint64
 	if len(events) > 0 {
 		ids = make([]uint64, len(events))
-		// Grow the log once per batch rather than once per event.
-		r.log = slices.Grow(r.log, len(events))
 	}
-	var single []ports.StoredEvent // the aggregate's events, for a batch of one aggregate
+	var single []uint64 // the aggregate's log indexes, for a batch of one aggregate
 	if len(events) > 0 && !multi(events) {
 		single = slices.Grow(r.aggregates[events[0].OriginatorID], len(events))
 	}
 	for i := range events {
 		e := events[i]
-		start := len(buf)
-		buf = append(buf, e.State...)
-		e.State = buf[start:len(buf):len(buf)]
+		e.State = r.states.keep(e.State)
+		at := r.log.n
 		if single != nil {
-			single = append(single, e)
+			single = append(single, at)
 		} else {
-			r.aggregates[e.OriginatorID] = append(r.aggregates[e.OriginatorID], e)
+			r.aggregates[e.OriginatorID] = append(r.aggregates[e.OriginatorID], at)
 		}
-		id := uint64(len(r.log) + 1)
-		r.log = append(r.log, ports.Notification{ID: id, StoredEvent: e})
-		ids[i] = id
+		ids[i] = at + 1
+		r.log.add(ports.Notification{ID: at + 1, StoredEvent: e})
 	}
 	if single != nil {
 		r.aggregates[events[0].OriginatorID] = single
 	}
-	close(r.changed)
-	r.changed = make(chan struct{})
+	r.notify()
 	return ids, nil
 }
 
@@ -178,7 +243,7 @@ func (r *Recorder) checkFollows(events []ports.StoredEvent) error {
 		if len(a) == 0 {
 			continue
 		}
-		last := a[len(a)-1].OriginatorVersion
+		last := r.log.at(a[len(a)-1]).OriginatorVersion
 		if e.OriginatorVersion != last+1 {
 			return ports.ConflictError(opInsert, e.OriginatorID, int64(e.OriginatorVersion)-1, int64(last))
 		}
@@ -195,12 +260,12 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 			return
 		}
 		r.mu.RLock()
-		evs := r.aggregates[id]
+		evs, log := r.aggregates[id], r.log
 		r.mu.RUnlock()
 		if len(evs) == 0 {
 			return
 		}
-		first := evs[0].OriginatorVersion
+		first := log.at(evs[0]).OriginatorVersion
 		lo, hi := 0, len(evs) // evs[lo:hi] is selected
 		if q.After != nil && *q.After >= first {
 			lo = int(min(*q.After-first+1, uint64(len(evs))))
@@ -223,7 +288,7 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 			if q.Desc {
 				i = hi - 1 - k
 			}
-			if !yield(copyEvent(evs[i]), nil) {
+			if !yield(copyEvent(log.at(evs[i]).StoredEvent), nil) {
 				return
 			}
 		}
