@@ -283,16 +283,44 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 		if q.Limit > 0 && q.Limit < n {
 			n = q.Limit
 		}
+		var copies copyBuffer
 		for k := range n {
 			i := lo + k
 			if q.Desc {
 				i = hi - 1 - k
 			}
-			if !yield(copyEvent(log.at(evs[i]).StoredEvent), nil) {
+			e := log.at(evs[i]).StoredEvent
+			e.State = copies.copy(e.State, (n-k)*len(e.State))
+			if !yield(e, nil) {
 				return
 			}
 		}
 	}
+}
+
+// copyBuffer hands out copies of states carved from shared blocks: one
+// allocation for many events read, each copy capped so that appending to
+// it cannot reach the next.
+type copyBuffer struct {
+	block []byte
+}
+
+// copyBlock is the most a copyBuffer allocates at once for small states.
+const copyBlock = 16 << 10
+
+// copy returns a copy of state; ahead estimates the bytes of the states
+// still to be copied, this one included, to size a new block.
+func (c *copyBuffer) copy(state []byte, ahead int) []byte {
+	n := len(state)
+	if n == 0 {
+		return []byte{}
+	}
+	if cap(c.block)-len(c.block) < n {
+		c.block = make([]byte, 0, max(n, min(ahead, copyBlock)))
+	}
+	start := len(c.block)
+	c.block = append(c.block, state...)
+	return c.block[start:len(c.block):len(c.block)]
 }
 
 func copyEvent(e ports.StoredEvent) ports.StoredEvent {

@@ -104,6 +104,14 @@ func TestStorageAcrossChunks(t *testing.T) {
 		if !slices.EqualFunc(sel, evs, sameEvent) {
 			t.Fatalf("aggregate %s: %d events differ from the %d stored", id, len(sel), len(evs))
 		}
+		// A reader that appends to one copy does not reach the next copy,
+		// though the copies share a block.
+		for i := range sel {
+			_ = append(sel[i].State, '#', '#', '#')
+		}
+		if !slices.EqualFunc(sel, evs, sameEvent) {
+			t.Fatalf("aggregate %s: appending to one copy changed another", id)
+		}
 		// A reader that changes its copy changes nothing stored.
 		if len(sel[0].State) > 0 {
 			sel[0].State[0] ^= 0xff
