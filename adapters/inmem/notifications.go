@@ -39,12 +39,13 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 		hi = q.Stop
 	}
 	var page []ports.Notification
+	var copies copyBuffer
 	for i := lo; i < hi && len(page) < q.Limit; i++ {
 		n := *log.at(i)
 		if len(q.Topics) > 0 && !slices.Contains(q.Topics, n.Topic) {
 			continue
 		}
-		n.StoredEvent = copyEvent(n.StoredEvent)
+		n.State = copies.copy(n.State, q.Limit-len(page))
 		page = append(page, n)
 	}
 	return page, nil
@@ -75,6 +76,7 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 			r.mu.RLock()
 			log, changed := r.log, r.watch()
 			r.mu.RUnlock()
+			var copies copyBuffer
 			for ; next < log.n; next++ {
 				n := *log.at(next)
 				if len(topics) > 0 && !slices.Contains(topics, n.Topic) {
@@ -84,7 +86,7 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 					yield(ports.Notification{}, err)
 					return
 				}
-				n.StoredEvent = copyEvent(n.StoredEvent)
+				n.State = copies.copy(n.State, int(min(log.n-next, copyBlock)))
 				if !yield(n, nil) {
 					return
 				}

@@ -290,7 +290,7 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 				i = hi - 1 - k
 			}
 			e := log.at(evs[i]).StoredEvent
-			e.State = copies.copy(e.State, (n-k)*len(e.State))
+			e.State = copies.copy(e.State, n-k)
 			if !yield(e, nil) {
 				return
 			}
@@ -308,15 +308,19 @@ type copyBuffer struct {
 // copyBlock is the most a copyBuffer allocates at once for small states.
 const copyBlock = 16 << 10
 
-// copy returns a copy of state; ahead estimates the bytes of the states
-// still to be copied, this one included, to size a new block.
-func (c *copyBuffer) copy(state []byte, ahead int) []byte {
+// copy returns a copy of state; left is how many states, this one
+// included, the reader may still copy, to size a new block.
+func (c *copyBuffer) copy(state []byte, left int) []byte {
 	n := len(state)
 	if n == 0 {
 		return []byte{}
 	}
 	if cap(c.block)-len(c.block) < n {
-		c.block = make([]byte, 0, max(n, min(ahead, copyBlock)))
+		size := copyBlock
+		if left < copyBlock/n {
+			size = left * n // left*n < copyBlock: no overflow
+		}
+		c.block = make([]byte, 0, max(n, size))
 	}
 	start := len(c.block)
 	c.block = append(c.block, state...)
