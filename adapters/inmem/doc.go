@@ -12,4 +12,11 @@
 // subscriptions that catch up and then follow new events live,
 // ProcessRecorder with tracking, and SnapshotRecorder. It is safe for
 // concurrent use.
+//
+// States are copied on the way in and on the way out, so neither the
+// caller's buffers nor the states a read returns share memory the store
+// can change. The copies one read returns are carved from shared blocks of
+// up to 16 KiB, one allocation for many events: a caller that keeps one
+// state for long keeps its block alive, and should clone the state if that
+// matters.
 package inmem
