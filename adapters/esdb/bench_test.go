@@ -5,18 +5,15 @@ import (
 	"errors"
 	"io"
 	"math"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
 	adapter "github.com/streamwright/eventsourcing/adapters/esdb"
 	"github.com/streamwright/eventsourcing/adapters/esdb/esdbtest"
+	"github.com/streamwright/eventsourcing/internal/cputime"
 	"github.com/streamwright/eventsourcing/ports"
 )
 
@@ -320,34 +317,12 @@ func benchSelectClient(b *testing.B, ctx context.Context, client *esdb.Client, i
 // per operation.
 func benchTiming(b *testing.B) func() {
 	runtime.GC()
-	cpu0, ok0 := benchCPU()
+	cpu0, ok0 := cputime.Process()
 	b.ResetTimer()
 	return func() {
 		b.StopTimer()
-		if cpu1, ok1 := benchCPU(); ok0 && ok1 {
+		if cpu1, ok1 := cputime.Process(); ok0 && ok1 {
 			b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 		}
 	}
-}
-
-// benchCPU returns the user and system CPU time the process has used, from
-// /proc/self/stat (Linux, where USER_HZ is 100), or false elsewhere.
-func benchCPU() (time.Duration, bool) {
-	raw, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return 0, false
-	}
-	s := string(raw)
-	// The fields after the command name, which ends at the last ')', start
-	// at field 3; utime and stime are fields 14 and 15.
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, false
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,6 +23,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/streamwright/eventsourcing/adapters/esdb/esdbtest"
+	"github.com/streamwright/eventsourcing/internal/cputime"
 )
 
 // The benchmarks measure the official client against esdbtest and against a
@@ -269,39 +268,17 @@ func benchAppend(b *testing.B, ctx context.Context, c *esdb.Client, stream strin
 // server and runtime together; the machine is shared, so this is steadier
 // than wall time) and, when perOp > 0, events per second of wall time.
 func startTiming(b *testing.B) func(perOp int) {
-	cpu0, cpuOK := processCPU()
+	cpu0, cpuOK := cputime.Process()
 	b.ResetTimer()
 	return func(perOp int) {
 		b.StopTimer()
-		if cpu1, ok := processCPU(); ok && cpuOK {
+		if cpu1, ok := cputime.Process(); ok && cpuOK {
 			b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 		}
 		if s := b.Elapsed().Seconds(); perOp > 0 && s > 0 {
 			b.ReportMetric(float64(perOp)*float64(b.N)/s, "events/s")
 		}
 	}
-}
-
-// processCPU returns the user and system CPU time the process has used,
-// from /proc/self/stat (Linux; USER_HZ is 100 there), or false elsewhere.
-func processCPU() (time.Duration, bool) {
-	raw, err := os.ReadFile("/proc/self/stat")
-	if err != nil {
-		return 0, false
-	}
-	s := string(raw)
-	// Fields after the command name, which ends at the last ')', start at
-	// field 3 (state); utime and stime are fields 14 and 15.
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, false
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }
 
 // floorStreams is the floor: a Streams server that stores nothing and
