@@ -39,13 +39,13 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 		hi = q.Stop
 	}
 	var page []ports.Notification
-	var copies copyBuffer
+	var copies blocks
 	for i := lo; i < hi && len(page) < q.Limit; i++ {
 		n := *log.at(i)
 		if len(q.Topics) > 0 && !slices.Contains(q.Topics, n.Topic) {
 			continue
 		}
-		n.State = copies.copy(n.State, q.Limit-len(page))
+		n.State = copies.copy(n.State, readBlock(q.Limit-len(page), len(n.State)))
 		page = append(page, n)
 	}
 	return page, nil
@@ -76,7 +76,7 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 			r.mu.RLock()
 			log, changed := r.log, r.watch()
 			r.mu.RUnlock()
-			var copies copyBuffer
+			var copies blocks
 			for ; next < log.n; next++ {
 				n := *log.at(next)
 				if len(topics) > 0 && !slices.Contains(topics, n.Topic) {
@@ -86,7 +86,7 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 					yield(ports.Notification{}, err)
 					return
 				}
-				n.State = copies.copy(n.State, int(min(log.n-next, copyBlock)))
+				n.State = copies.copy(n.State, readBlock(int(min(log.n-next, stateChunk)), len(n.State)))
 				if !yield(n, nil) {
 					return
 				}

@@ -40,7 +40,7 @@ type Recorder struct {
 	// pointers, so the garbage collector does not scan them.
 	aggregates map[uuid.UUID][]uint64
 	// states holds copies of the stored events' states.
-	states    stateArena
+	states    blocks
 	tracking  map[string]uint64
 	snapshots map[uuid.UUID][]ports.StoredEvent // ascending versions
 	// changed is closed, and replaced, when events or tracking are
@@ -101,31 +101,52 @@ func (l *eventLog) at(i uint64) *ports.Notification {
 	return &l.chunks[i/logChunk][i%logChunk]
 }
 
-// stateChunk is the size of the blocks states are copied into; a state of
-// more than a quarter of it gets a block of its own.
+// stateChunk is the size of the blocks states are copied into.
 const stateChunk = 16 << 10
 
-// stateArena copies states into shared blocks: one allocation per block
-// rather than per batch, and no pointers for the collector to scan.
-type stateArena struct {
+// blocks hands out copies of states carved from shared blocks: one
+// allocation for many states, no pointers for the collector to scan, and
+// each copy capped so that appending to it cannot reach the next. The store
+// keeps the states it is given in one (Recorder.states); each read copies
+// the states it returns into one of its own.
+type blocks struct {
 	block []byte
 }
 
-// keep returns a copy of state that nothing else refers to; the caller
-// holds the write lock.
-func (a *stateArena) keep(state []byte) []byte {
+// copy returns a copy of state. When state does not fit in what is left of
+// the current block, a new block of size bytes (at least len(state)) is
+// started.
+func (c *blocks) copy(state []byte, size int) []byte {
 	n := len(state)
-	switch {
-	case n == 0:
+	if n == 0 {
 		return []byte{}
-	case n > stateChunk/4:
-		return slices.Clone(state)
-	case cap(a.block)-len(a.block) < n:
-		a.block = make([]byte, 0, stateChunk)
 	}
-	start := len(a.block)
-	a.block = append(a.block, state...)
-	return a.block[start:len(a.block):len(a.block)]
+	if cap(c.block)-len(c.block) < n {
+		c.block = make([]byte, 0, max(n, size))
+	}
+	start := len(c.block)
+	c.block = append(c.block, state...)
+	return c.block[start:len(c.block):len(c.block)]
+}
+
+// keep returns the copy of state the store keeps; the caller holds the
+// write lock. A state over a quarter of a block gets an allocation of its
+// own rather than leave most of a block unused.
+func (c *blocks) keep(state []byte) []byte {
+	if len(state) > stateChunk/4 {
+		return slices.Clone(state)
+	}
+	return c.copy(state, stateChunk)
+}
+
+// readBlock returns the size of a read's next block: room for the left
+// states still to copy if they are like this one of n bytes, up to
+// stateChunk.
+func readBlock(left, n int) int {
+	if n > 0 && left < stateChunk/n {
+		return left * n // below stateChunk: no overflow
+	}
+	return stateChunk
 }
 
 // Capabilities reports that the recorder supports every capability.
@@ -283,48 +304,19 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 		if q.Limit > 0 && q.Limit < n {
 			n = q.Limit
 		}
-		var copies copyBuffer
+		var copies blocks
 		for k := range n {
 			i := lo + k
 			if q.Desc {
 				i = hi - 1 - k
 			}
 			e := log.at(evs[i]).StoredEvent
-			e.State = copies.copy(e.State, n-k)
+			e.State = copies.copy(e.State, readBlock(n-k, len(e.State)))
 			if !yield(e, nil) {
 				return
 			}
 		}
 	}
-}
-
-// copyBuffer hands out copies of states carved from shared blocks: one
-// allocation for many events read, each copy capped so that appending to
-// it cannot reach the next.
-type copyBuffer struct {
-	block []byte
-}
-
-// copyBlock is the most a copyBuffer allocates at once for small states.
-const copyBlock = 16 << 10
-
-// copy returns a copy of state; left is how many states, this one
-// included, the reader may still copy, to size a new block.
-func (c *copyBuffer) copy(state []byte, left int) []byte {
-	n := len(state)
-	if n == 0 {
-		return []byte{}
-	}
-	if cap(c.block)-len(c.block) < n {
-		size := copyBlock
-		if left < copyBlock/n {
-			size = left * n // left*n < copyBlock: no overflow
-		}
-		c.block = make([]byte, 0, max(n, size))
-	}
-	start := len(c.block)
-	c.block = append(c.block, state...)
-	return c.block[start:len(c.block):len(c.block)]
 }
 
 func copyEvent(e ports.StoredEvent) ports.StoredEvent {
