@@ -22,7 +22,6 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -252,16 +251,6 @@ func apAssertDeleted(t *testing.T, err error, stream string) {
 // "application/json" or "application/octet-stream", and hides the response
 // body fields and the trailers. Rules about those can only be exercised with
 // the generated stub, on a plain connection to the server's address.
-
-func apRaw(t *testing.T, srv *esdbtest.Server) streams.StreamsClient {
-	t.Helper()
-	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("grpc.NewClient: %v", err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return streams.NewStreamsClient(conn)
-}
 
 func apUUID(id uuid.UUID) *shared.UUID {
 	return &shared.UUID{Value: &shared.UUID_Structured_{Structured: &shared.UUID_Structured{
@@ -659,7 +648,7 @@ func TestAppendEmpty(t *testing.T) {
 				if tc.state == apNone {
 					// The client maps a no-stream success to revision 0,
 					// so read the body itself: it must say "no stream".
-					resp, _, err := apRawAppend(t, apRaw(t, w.srv), w.stream, tc.exp)
+					resp, _, err := apRawAppend(t, rawStreams(t, w.srv), w.stream, tc.exp)
 					if err != nil {
 						t.Fatalf("raw empty append: %v", err)
 					}
@@ -715,7 +704,7 @@ func TestAppendWrongExpectedVersionBody(t *testing.T) {
 			if tc.batch != nil {
 				msgs = tc.batch(w)
 			}
-			resp, _, err := apRawAppend(t, apRaw(t, w.srv), w.stream, tc.exp, msgs...)
+			resp, _, err := apRawAppend(t, rawStreams(t, w.srv), w.stream, tc.exp, msgs...)
 			if err != nil {
 				t.Fatalf("wrong expected version must be a successful RPC, got %v", err)
 			}
@@ -784,7 +773,7 @@ func TestAppendStreamDeletedStatus(t *testing.T) {
 			for range tc.n {
 				msgs = append(msgs, apRawOf(ev("Fresh", `{}`)))
 			}
-			_, trailer, err := apRawAppend(t, apRaw(t, w.srv), w.stream, tc.exp, msgs...)
+			_, trailer, err := apRawAppend(t, rawStreams(t, w.srv), w.stream, tc.exp, msgs...)
 			apAssertStatus(t, err, codes.FailedPrecondition, trailer, "exception", "stream-deleted", "stream-name", w.stream)
 			w.assertUnchanged(t, before)
 		})
@@ -820,7 +809,7 @@ func TestAppendMissingMetadata(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := apSetup(t, nil, tc.state)
 			before := w.snap(t)
-			_, trailer, err := apRawAppend(t, apRaw(t, w.srv), w.stream, tc.exp, tc.msgs...)
+			_, trailer, err := apRawAppend(t, rawStreams(t, w.srv), w.stream, tc.exp, tc.msgs...)
 			apAssertStatus(t, err, codes.InvalidArgument, trailer,
 				"exception", "missing-required-metadata-property",
 				"required-metadata-properties", "type,content-type")
@@ -966,7 +955,7 @@ func TestAppendContentTypes(t *testing.T) {
 		want{binEv.EventID, binEv.EventType, binCT, binEv.Data, binEv.Metadata})
 
 	// Content types the official client cannot send.
-	sc := apRaw(t, w.srv)
+	sc := rawStreams(t, w.srv)
 	for _, tc := range []struct{ sent, want string }{
 		{"application/json", jsonCT},
 		{"application/octet-stream", binCT},
@@ -1092,7 +1081,7 @@ func TestAppendMaxAppendSize(t *testing.T) {
 				for i, e := range batch {
 					msgs[i] = apRawOf(e)
 				}
-				_, trailer, err := apRawAppend(t, apRaw(t, w.srv), w.stream, esdb.Any{}, msgs...)
+				_, trailer, err := apRawAppend(t, rawStreams(t, w.srv), w.stream, esdb.Any{}, msgs...)
 				apAssertStatus(t, err, codes.InvalidArgument, trailer,
 					"exception", "maximum-append-size-exceeded", "maximum-append-size", strconv.Itoa(limit))
 				w.assertUnchanged(t, before)
@@ -1112,7 +1101,7 @@ func TestAppendMaxAppendSizeDefault(t *testing.T) {
 		t.Fatalf("append of 1 MiB + 1 = %v, want ErrorCodeUnknown", err)
 	}
 	w.assertUnchanged(t, before)
-	_, trailer, err := apRawAppend(t, apRaw(t, w.srv), w.stream, esdb.Any{}, apRawOf(over))
+	_, trailer, err := apRawAppend(t, rawStreams(t, w.srv), w.stream, esdb.Any{}, apRawOf(over))
 	apAssertStatus(t, err, codes.InvalidArgument, trailer,
 		"exception", "maximum-append-size-exceeded", "maximum-append-size", strconv.Itoa(mib))
 	w.assertUnchanged(t, before)

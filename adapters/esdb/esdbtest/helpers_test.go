@@ -8,7 +8,10 @@ import (
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
 	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/streamwright/eventsourcing/adapters/esdb/esdbtest"
 )
@@ -38,6 +41,19 @@ func connect(t testing.TB, uri string) *esdb.Client {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// rawStreams returns a generated Streams client on srv's plain address, for
+// what the official client cannot send or hides: messages it never builds,
+// response bodies and trailers.
+func rawStreams(t testing.TB, srv *esdbtest.Server) api.StreamsClient {
+	t.Helper()
+	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("grpc.NewClient: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return api.NewStreamsClient(conn)
 }
 
 // start returns a fresh empty server and a client connected to it.

@@ -23,7 +23,6 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -32,18 +31,6 @@ import (
 
 // ---------------------------------------------------------------------------
 // helpers (prefixed rt to stay clear of other test files' helpers)
-
-// rtRaw returns a generated Streams client on srv, for checks of what the
-// official client does not expose (trailers, the stream_not_found body).
-func rtRaw(t *testing.T, srv *esdbtest.Server) api.StreamsClient {
-	t.Helper()
-	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("grpc.NewClient: %v", err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return api.NewStreamsClient(conn)
-}
 
 // rtRawReadStream reads stream forwards from the start over raw gRPC and
 // returns every response, the trailers and the error that ended the call
@@ -285,7 +272,7 @@ func TestReadStreamNeverExistingIsNotFound(t *testing.T) {
 	}
 	// Not-found is a body, not a gRPC status (a NotFound status would also
 	// map to ResourceNotFound in the client).
-	rtExpectNotFoundBody(t, rtRaw(t, srv), "ghost")
+	rtExpectNotFoundBody(t, rawStreams(t, srv), "ghost")
 	// And a never-existing metastream is not found too.
 	got, err := readStream(t, c, "$$ghost-1", esdb.ReadStreamOptions{}, 10)
 	rtExpectCode(t, "read of never-written metastream", got, err, esdb.ErrorCodeResourceNotFound)
@@ -859,7 +846,7 @@ func TestDeleteSoftDelete(t *testing.T) {
 			got, err := readStream(t, c, stream, opts, 10)
 			rtExpectCode(t, "read of soft-deleted "+stream, got, err, esdb.ErrorCodeResourceNotFound)
 		}
-		rtExpectNotFoundBody(t, rtRaw(t, srv), stream)
+		rtExpectNotFoundBody(t, rawStreams(t, srv), stream)
 	}
 }
 
@@ -933,7 +920,7 @@ func TestDeleteNeverExistingStream(t *testing.T) {
 
 	// On the wire: trailers exception, stream-name, expected-version, actual-version.
 	var tr metadata.MD
-	_, err = rtRaw(t, srv).Delete(ctxT(t), &api.DeleteReq{Options: &api.DeleteReq_Options{
+	_, err = rawStreams(t, srv).Delete(ctxT(t), &api.DeleteReq{Options: &api.DeleteReq_Options{
 		StreamIdentifier:       &shared.StreamIdentifier{StreamName: []byte("nobody")},
 		ExpectedStreamRevision: &api.DeleteReq_Options_Revision{Revision: 0},
 	}}, grpc.Trailer(&tr))
@@ -987,7 +974,7 @@ func TestDeleteWrongExpectedRevisionFails(t *testing.T) {
 		t.Fatalf("a failed delete wrote %s/%s to $all", rec.StreamID, rec.EventType)
 	}
 	var tr metadata.MD
-	_, err := rtRaw(t, srv).Delete(ctxT(t), &api.DeleteReq{Options: &api.DeleteReq_Options{
+	_, err := rawStreams(t, srv).Delete(ctxT(t), &api.DeleteReq{Options: &api.DeleteReq_Options{
 		StreamIdentifier:       &shared.StreamIdentifier{StreamName: []byte("kept")},
 		ExpectedStreamRevision: &api.DeleteReq_Options_Revision{Revision: 5},
 	}}, grpc.Trailer(&tr))
@@ -1091,7 +1078,7 @@ func TestTombstoneEverythingFailsAfterwards(t *testing.T) {
 	}
 
 	// The wire form: FailedPrecondition with exception and stream-name.
-	rs := rtRaw(t, srv)
+	rs := rawStreams(t, srv)
 	resps, tr, err := rtRawReadStream(t, rs, "doomed")
 	if len(resps) != 0 {
 		t.Fatalf("raw read of tombstoned stream sent %d responses before failing", len(resps))
@@ -1164,7 +1151,7 @@ func TestTombstoneWrongExpectedRevisionFails(t *testing.T) {
 		}
 	}
 	var tr metadata.MD
-	_, err := rtRaw(t, srv).Tombstone(ctxT(t), &api.TombstoneReq{Options: &api.TombstoneReq_Options{
+	_, err := rawStreams(t, srv).Tombstone(ctxT(t), &api.TombstoneReq{Options: &api.TombstoneReq_Options{
 		StreamIdentifier:       &shared.StreamIdentifier{StreamName: []byte("alive")},
 		ExpectedStreamRevision: &api.TombstoneReq_Options_Revision{Revision: 7},
 	}}, grpc.Trailer(&tr))

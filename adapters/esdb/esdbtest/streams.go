@@ -596,16 +596,12 @@ func (s *streamsService) subscribeStream(srv api.Streams_ReadServer, name string
 		}
 		if !caught {
 			caught = true
-			if s.srv.sendsCaughtUp() {
-				if err := srv.Send(caughtUp); err != nil {
-					return err
-				}
+			if err := s.sendCaughtUp(srv); err != nil {
+				return err
 			}
 		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return grpcstatus.FromContextError(ctx.Err()).Err()
+		if err := waitChange(ctx, changed); err != nil {
+			return err
 		}
 	}
 }
@@ -670,16 +666,32 @@ func (s *streamsService) subscribeAll(srv api.Streams_ReadServer, ao *api.ReadRe
 					return err
 				}
 			}
-			if s.srv.sendsCaughtUp() {
-				if err := srv.Send(caughtUp); err != nil {
-					return err
-				}
+			if err := s.sendCaughtUp(srv); err != nil {
+				return err
 			}
 		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return grpcstatus.FromContextError(ctx.Err()).Err()
+		if err := waitChange(ctx, changed); err != nil {
+			return err
 		}
+	}
+}
+
+// sendCaughtUp tells a subscriber that catch-up is over, when the server
+// speaks a version that sends caught_up.
+func (s *streamsService) sendCaughtUp(srv api.Streams_ReadServer) error {
+	if !s.srv.sendsCaughtUp() {
+		return nil
+	}
+	return srv.Send(caughtUp)
+}
+
+// waitChange blocks a live subscription until the store changes (nil) or
+// its call ends (the call's status).
+func waitChange(ctx context.Context, changed <-chan struct{}) error {
+	select {
+	case <-changed:
+		return nil
+	case <-ctx.Done():
+		return grpcstatus.FromContextError(ctx.Err()).Err()
 	}
 }

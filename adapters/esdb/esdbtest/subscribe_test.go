@@ -15,9 +15,7 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
 	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
 	"github.com/google/uuid"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/streamwright/eventsourcing/adapters/esdb/esdbtest"
@@ -597,12 +595,7 @@ func TestSubscribeAllRegexWinsOverPrefixes(t *testing.T) {
 	for _, p := range [][2]string{{"alpha-1", "Alpha1"}, {"beta-1", "Beta1"}, {"gamma-1", "Gamma1"}, {"xbeta-1", "XBeta1"}} {
 		appendTo(t, c, p[0], esdb.NoStream{}, typed(p[1]))
 	}
-	conn, err := grpc.NewClient(srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	streams := api.NewStreamsClient(conn)
+	streams := rawStreams(t, srv)
 
 	expr := &api.ReadReq_Options_FilterOptions_Expression{Regex: "^(beta|Beta)", Prefix: []string{"alpha", "Alpha", "gamma", "Gamma"}}
 	for _, tc := range []struct {
