@@ -126,20 +126,6 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 	return page, nil
 }
 
-// retry runs op with the current client, retrying transient failures.
-func (r *Recorder) retry(ctx context.Context, op func(*esdb.Client) error) error {
-	for attempt := 0; ; attempt++ {
-		cl := r.Client()
-		err := op(cl)
-		if err == nil || ctx.Err() != nil || attempt >= r.opts.retries() || !r.canRetry(err, cl) {
-			return err
-		}
-		if r.pause(ctx, attempt) != nil {
-			return err
-		}
-	}
-}
-
 // lastPosition returns the commit position of the last record in $all, or 0
 // when it is empty.
 func (r *Recorder) lastPosition(ctx context.Context, cl *esdb.Client) (uint64, error) {

@@ -313,21 +313,30 @@ func toEventData(events []ports.StoredEvent) []esdb.EventData {
 // ids, so an append whose answer was lost is recognised rather than
 // repeated.
 func (r *Recorder) appendWithRetry(ctx context.Context, stream string, exp esdb.ExpectedRevision, data []esdb.EventData) (*esdb.WriteResult, error) {
-	var err error
-	for attempt := 0; ; attempt++ {
-		var res *esdb.WriteResult
-		cl := r.Client()
+	var res *esdb.WriteResult
+	err := r.retry(ctx, func(cl *esdb.Client) error {
+		var err error
 		res, err = guard(ctx, r, func() (*esdb.WriteResult, error) {
 			return cl.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp}, data...)
 		})
-		if err == nil {
-			return res, nil
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// retry runs op with the current client, retrying transient failures.
+func (r *Recorder) retry(ctx context.Context, op func(*esdb.Client) error) error {
+	for attempt := 0; ; attempt++ {
+		cl := r.Client()
+		err := op(cl)
+		if err == nil || ctx.Err() != nil || attempt >= r.opts.retries() || !r.canRetry(err, cl) {
+			return err
 		}
-		if ctx.Err() != nil || attempt >= r.opts.retries() || !r.canRetry(err, cl) {
-			return nil, err
-		}
-		if serr := r.pause(ctx, attempt); serr != nil {
-			return nil, err
+		if r.pause(ctx, attempt) != nil {
+			return err
 		}
 	}
 }
@@ -335,7 +344,11 @@ func (r *Recorder) appendWithRetry(ctx context.Context, stream string, exp esdb.
 // pause sleeps before retry attempt+1, or returns ctx's error.
 func (r *Recorder) pause(ctx context.Context, attempt int) error {
 	d := r.opts.retryDelay() << min(attempt, 6)
-	d = min(d, 2*time.Second)
+	return sleep(ctx, min(d, 2*time.Second))
+}
+
+// sleep waits for d, or returns ctx's error when it ends first.
+func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -252,12 +252,8 @@ func (r *Recorder) WaitTrackingID(ctx context.Context, application string, id ui
 		if ok {
 			return nil
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := sleep(ctx, pause); err != nil {
+			return err
 		}
 		pause = min(2*pause, 200*time.Millisecond)
 	}
