@@ -34,6 +34,13 @@ var (
 	// empty topic, a non-positive limit). Nothing was stored.
 	ErrInvalid error = &sentinel{msg: "eventsourcing: invalid input"}
 
+	// ErrConfiguration reports that the store cannot be used as configured:
+	// a malformed or missing setting, credentials the store refuses, or a
+	// server certificate that is not trusted. Retrying will not help until
+	// the configuration changes. It also matches ErrInvalid. Nothing was
+	// stored.
+	ErrConfiguration error = &sentinel{msg: "eventsourcing: store configuration refused", parent: ErrInvalid}
+
 	// ErrNotSupported reports a request the recorder cannot honour, such as
 	// a batch spanning several aggregates in a store that can only store one
 	// aggregate atomically. Nothing was stored.

@@ -5,9 +5,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 
@@ -25,7 +28,10 @@ const (
 const (
 	// EnvURI is the connection string: esdb:// or esdb+discover:// as the
 	// official client takes it (TLS, credentials, node preference, ...),
-	// or a bare host:port for one insecure node.
+	// or a bare host:port for one insecure node. The user info runs up to
+	// the last '@' of the string, so a password may hold any character
+	// (percent-encoding in it is decoded, as the client does); an '@'
+	// after the hosts, in a setting's value, must be written %40.
 	EnvURI = "EVENTSTOREDB_URI"
 	// EnvRootCertificates is PEM text, or the path of a PEM file, of the
 	// certificate authorities that TLS connections trust.
@@ -37,6 +43,9 @@ func init() {
 	ports.Register(ModuleAlias, open)
 }
 
+// open is the registry's opener. ports.Config carries no logger, so the
+// recorder logs through slog.Default() (warnings and errors only); a caller
+// that wants another logger uses ParseConfigWithLogger and NewFromConfig.
 func open(_ context.Context, cfg ports.Config) (ports.ApplicationRecorder, error) {
 	if err := checkApplication(cfg.Application); err != nil {
 		return nil, err
@@ -52,31 +61,40 @@ func open(_ context.Context, cfg ports.Config) (ports.ApplicationRecorder, error
 	return r, nil
 }
 
-// ParseConfig builds the official client's configuration from the settings
-// in env (EnvURI, EnvRootCertificates). Every problem is reported at once,
-// each naming its setting, with passwords left out; the errors match
-// ports.ErrInvalid.
+// ParseConfig is ParseConfigWithLogger with the default logger:
+// slog.Default(), warnings and errors only.
 func ParseConfig(env map[string]string) (*esdb.Configuration, error) {
+	return ParseConfigWithLogger(env, nil)
+}
+
+// ParseConfigWithLogger builds the official client's configuration from the
+// settings in env (EnvURI, EnvRootCertificates). Every problem is reported
+// at once, each naming its setting; the errors match ports.ErrConfiguration
+// and ports.ErrInvalid. No part of the password reaches an error or a log
+// line: the credentials are taken out of the connection string before the
+// client parses the rest, and set on the configuration afterwards.
+//
+// Warnings about the settings (an unknown one, a keep-alive below the
+// recommended 10 s) go to logger, and so does everything the client logs
+// later (its Logger field is set to a bridge to logger). A nil logger
+// means slog.Default() with debug and info lines dropped.
+func ParseConfigWithLogger(env map[string]string, logger *slog.Logger) (*esdb.Configuration, error) {
 	var errs []error
 	uri := strings.TrimSpace(env[EnvURI])
 	var conf *esdb.Configuration
 	switch {
 	case uri == "":
-		errs = append(errs, fmt.Errorf("%w: %s is not set", ports.ErrInvalid, EnvURI))
+		errs = append(errs, fmt.Errorf("%w: %s is not set", ports.ErrConfiguration, EnvURI))
 	default:
-		if !strings.Contains(uri, "://") {
-			uri = "esdb://" + uri + "?tls=false" // a bare host:port: one insecure node
-		}
 		var err error
-		conf, err = esdb.ParseConnectionString(uri)
-		if err != nil {
-			errs = append(errs, malformed(uri, err))
+		if conf, err = parseURI(uri, logger); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if pemOrPath := strings.TrimSpace(env[EnvRootCertificates]); pemOrPath != "" {
 		pool, err := rootCAs(pemOrPath)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: %s: %v", ports.ErrInvalid, EnvRootCertificates, err))
+			errs = append(errs, fmt.Errorf("%w: %s: %v", ports.ErrConfiguration, EnvRootCertificates, err))
 		} else if conf != nil {
 			conf.RootCAs = pool
 		}
@@ -84,16 +102,118 @@ func ParseConfig(env map[string]string) (*esdb.Configuration, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	conf.Logger = quietLogger
 	return conf, nil
 }
 
-// quietLogger passes on the client's warnings and errors and drops its
-// chatty debug and info lines.
-func quietLogger(level esdb.LogLevel, format string, args ...any) {
-	if level == esdb.LogWarn || level == esdb.LogError {
-		log.Printf("eventstoredb: "+format, args...)
+// clientSettings are the settings the client's parser knows, lower-cased.
+// keepAliveInterval is missing on purpose: parseURI reads it itself.
+var clientSettings = map[string]bool{
+	"discoveryinterval": true, "gossiptimeout": true, "maxdiscoverattempts": true,
+	"nodepreference": true, "keepalivetimeout": true, "tls": true, "tlscafile": true,
+	"usercertfile": true, "userkeyfile": true, "tlsverifycert": true, "defaultdeadline": true,
+}
+
+// parseURI parses a connection string. The client's parser never sees the
+// credentials, and never gets a reason to log: it logs through its console
+// logger before a configuration exists to carry ours, and it passes the
+// password to url.Parse, whose errors and whose reading of a '#', '/' or
+// '?' in the password would show parts of it.
+func parseURI(uri string, logger *slog.Logger) (*esdb.Configuration, error) {
+	if !strings.Contains(uri, "://") {
+		uri = "esdb://" + uri + "?tls=false" // a bare host:port: one insecure node
 	}
+	scheme, rest, _ := strings.Cut(uri, "://")
+	var userinfo string
+	hasUser := false
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		userinfo, rest, hasUser = rest[:at], rest[at+1:], true
+	}
+	shown := scheme + "://" + rest
+	if hasUser {
+		shown = scheme + "://xxxxx@" + rest
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s %q is malformed: %s", ports.ErrConfiguration, EnvURI, shown, fmt.Sprintf(format, args...))
+	}
+	var user, password string
+	if hasUser {
+		rawUser, rawPass, _ := strings.Cut(userinfo, ":")
+		var err error
+		if user, err = url.PathUnescape(rawUser); err != nil {
+			return nil, bad("the user name is not valid percent-encoding")
+		}
+		if user == "" {
+			return nil, bad("credentials were given with an empty user name")
+		}
+		// A password the client could decode means what the client makes
+		// of it; any other is taken as written.
+		if password, err = url.PathUnescape(rawPass); err != nil {
+			password = rawPass
+		}
+	}
+
+	base, query, _ := strings.Cut(rest, "?")
+	base, _, _ = strings.Cut(base, "#")
+	query, _, _ = strings.Cut(query, "#")
+	values, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, bad("the settings are not valid percent-encoding")
+	}
+	keep := url.Values{}
+	var keepAlive *time.Duration
+	var warnings []string
+	for key, vs := range values {
+		if len(vs) == 0 {
+			continue
+		}
+		lower := strings.ToLower(key)
+		switch {
+		case lower == "keepaliveinterval":
+			d, err := parseKeepAlive(vs[0])
+			if err != nil {
+				return nil, bad("%v", err)
+			}
+			if d >= 0 && d < 10*time.Second {
+				warnings = append(warnings, fmt.Sprintf("keepAliveInterval of %v is less than the recommended 10 s", d))
+			}
+			keepAlive = &d
+		case clientSettings[lower]:
+			keep[key] = vs[:1]
+		default:
+			warnings = append(warnings, fmt.Sprintf("unknown setting %q ignored", key))
+		}
+	}
+	clean := scheme + "://" + base
+	if len(keep) > 0 {
+		clean += "?" + keep.Encode()
+	}
+	conf, err := esdb.ParseConnectionString(clean)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	conf.Username, conf.Password = user, password
+	if keepAlive != nil {
+		conf.KeepAliveInterval = *keepAlive
+	}
+	conf.Logger = clientLogger(logger)
+	l := logOrDefault(logger)
+	for _, w := range warnings {
+		l.Warn("eventstoredb: "+EnvURI+": "+w, slog.String("setting", EnvURI))
+	}
+	return conf, nil
+}
+
+// parseKeepAlive reads keepAliveInterval as the client does: milliseconds,
+// or -1 to disable keep-alive.
+func parseKeepAlive(v string) (time.Duration, error) {
+	i, err := strconv.Atoi(v)
+	if err != nil || i < -1 {
+		return 0, fmt.Errorf("keepAliveInterval %q is not a positive number of milliseconds or -1", v)
+	}
+	if i == -1 {
+		return -1, nil
+	}
+	return time.Duration(i) * time.Millisecond, nil
 }
 
 func rootCAs(pemOrPath string) (*x509.CertPool, error) {
@@ -109,39 +229,4 @@ func rootCAs(pemOrPath string) (*x509.CertPool, error) {
 		return nil, errors.New("no PEM certificate found")
 	}
 	return pool, nil
-}
-
-// malformed reports a connection string the client refused, without its
-// password. The client's message may quote the password whole or in pieces
-// (a '/' or '#' in it ends the URL's host early), so when there is one the
-// message describes the redacted string instead.
-func malformed(uri string, err error) error {
-	shown, reason := redact(uri), err.Error()
-	if shown != uri {
-		if _, rerr := esdb.ParseConnectionString(shown); rerr != nil {
-			reason = rerr.Error()
-		} else {
-			reason = "the credentials do not parse (percent-encode special characters in the user name and password)"
-		}
-	}
-	return fmt.Errorf("%w: %s %q is malformed: %s", ports.ErrInvalid, EnvURI, shown, reason)
-}
-
-// redact replaces the password of a connection string's userinfo: all
-// between the userinfo's first ':' and the last '@', since a password may
-// hold '/', '?', '#' or '@' that the URL syntax does not allow there.
-func redact(uri string) string {
-	scheme, rest, ok := strings.Cut(uri, "://")
-	if !ok {
-		return uri
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return uri
-	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return uri
-	}
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }

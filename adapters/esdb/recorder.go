@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"log/slog"
 	"math"
 	"strings"
 	"sync"
@@ -63,6 +64,12 @@ type Options struct {
 	// ScanPage is how many records MaxNotificationID reads per request
 	// while it searches $all backwards; default 512.
 	ScanPage int
+	// Logger receives the official client's log lines, structured and at
+	// their levels, for clients the recorder opens (NewFromConfig, and the
+	// replacement of a client that closed itself). Nil keeps the logger of
+	// the configuration, which ParseConfig sets to slog.Default() without
+	// debug and info lines. A client passed to New logs as its owner set up.
+	Logger *slog.Logger
 }
 
 func (o *Options) retries() int {
@@ -122,9 +129,12 @@ func NewFromConfig(conf *esdb.Configuration, application string, opts *Options) 
 	if err := checkApplication(application); err != nil {
 		return nil, err
 	}
+	if opts != nil {
+		conf = withLogger(conf, opts.Logger)
+	}
 	client, err := esdb.NewClient(conf)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ports.ErrInvalid, EnvURI, err)
+		return nil, fmt.Errorf("%w: %s: %v", ports.ErrConfiguration, EnvURI, err)
 	}
 	r, err := New(client, application, opts)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
@@ -104,7 +105,10 @@ func (r *Recorder) resolve(ctx context.Context, stream string, rev int64, claim 
 		_, err = r.appendWithRetry(ctx, claim.Stream, revisionAfter(claim.Expected), data)
 		switch {
 		case err == nil:
-		case (isWrongVersion(err) || classify(err) == ErrStreamDeleted) && ctx.Err() == nil:
+		case permanentlyRefused(err) && ctx.Err() == nil:
+			// Nothing of the batch was stored and the same append would be
+			// refused again: keeping the claim pending would block the
+			// upstream for good.
 			aborted = err
 			outcome = trackingRecord{Kind: kindAbort, ID: claim.ID, Max: claim.Max}
 		default:
@@ -157,6 +161,9 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 	if err := ports.CheckBatch(opInsert, events, false); err != nil {
 		return nil, err
 	}
+	if err := checkClaimable(events); err != nil {
+		return nil, err
+	}
 	stream := r.names.tracking(t.ApplicationName)
 	claim := trackingRecord{Kind: kindClaim, ID: t.NotificationID, Expected: -1}
 	var id uuid.UUID
@@ -197,16 +204,31 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 			return nil, wrap(ctx, opInsertTracking, id, err)
 		}
 		if aborted != nil {
-			if classify(aborted) == ErrStreamDeleted {
-				return nil, wrap(ctx, opInsert, id, aborted)
+			if isWrongVersion(aborted) {
+				return nil, conflict(opInsert, id, claim.Expected, aborted)
 			}
-			return nil, conflict(opInsert, id, claim.Expected, aborted)
+			return nil, wrap(ctx, opInsert, id, aborted)
 		}
 		if r.opts.OmitNotificationIDs {
 			return nil, nil
 		}
 		return r.positions(ctx, claim.Stream, id, uint64(claim.Expected+1), len(events), 0)
 	}
+}
+
+// checkClaimable refuses events that a claim cannot hold byte for byte:
+// claims are JSON, and encoding/json replaces invalid UTF-8 in a string
+// with U+FFFD, so a claim would later complete the batch with other topics.
+// EventStoreDB could not store such a topic either: its event types are
+// protobuf strings.
+func checkClaimable(events []ports.StoredEvent) error {
+	for _, e := range events {
+		if !utf8.ValidString(e.Topic) {
+			return ports.Errorf(opInsert, e.OriginatorID, ports.ErrInvalid,
+				"the topic of version %d is not valid UTF-8", e.OriginatorVersion)
+		}
+	}
+	return nil
 }
 
 // InsertTracking records t with no events.

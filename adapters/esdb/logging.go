@@ -1,0 +1,82 @@
+package esdb
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+)
+
+// clientLogger returns the official client's logging function that writes
+// to logger (nil: slog.Default(), warnings and errors only).
+func clientLogger(logger *slog.Logger) esdb.LoggingFunc {
+	return func(level esdb.LogLevel, format string, args ...any) {
+		l := logOrDefault(logger)
+		lv := clientLevel(level)
+		ctx := context.Background()
+		if !l.Enabled(ctx, lv) {
+			return
+		}
+		// The client's configuration hands its arguments on as one slice
+		// (Configuration.applyLogger passes args, not args...); its other
+		// logging paths spread them. No call site logs a []any of its own.
+		if len(args) == 1 {
+			if inner, ok := args[0].([]any); ok {
+				args = inner
+			}
+		}
+		l.Log(ctx, lv, fmt.Sprintf(format, args...), slog.String("component", "eventstoredb-client"))
+	}
+}
+
+// logOrDefault returns logger, or slog.Default() without debug and info
+// lines when logger is nil. It looks slog.Default() up at each call, so a
+// later slog.SetDefault takes effect.
+func logOrDefault(logger *slog.Logger) *slog.Logger {
+	if logger != nil {
+		return logger
+	}
+	return slog.New(minLevel{slog.Default().Handler(), slog.LevelWarn})
+}
+
+// minLevel drops records below min before they reach the handler.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min && m.Handler.Enabled(ctx, l)
+}
+
+func (m minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{m.Handler.WithAttrs(as), m.min}
+}
+
+func (m minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{m.Handler.WithGroup(name), m.min}
+}
+
+func clientLevel(level esdb.LogLevel) slog.Level {
+	switch level {
+	case esdb.LogDebug:
+		return slog.LevelDebug
+	case esdb.LogWarn:
+		return slog.LevelWarn
+	case esdb.LogError:
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// withLogger returns conf, or a copy of it that logs to logger when logger
+// is not nil, so that the client logs through it from its first line on.
+func withLogger(conf *esdb.Configuration, logger *slog.Logger) *esdb.Configuration {
+	if logger == nil {
+		return conf
+	}
+	c := *conf
+	c.Logger = clientLogger(logger)
+	return &c
+}
