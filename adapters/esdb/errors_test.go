@@ -31,10 +31,14 @@ var errorKinds = []struct {
 	{"ports.ErrInvalid", ports.ErrInvalid},
 	{"ports.ErrNotSupported", ports.ErrNotSupported},
 	{"ports.ErrUnavailable", ports.ErrUnavailable},
+	{"ports.ErrConfiguration", ports.ErrConfiguration},
 	{"adapter.ErrStreamDeleted", adapter.ErrStreamDeleted},
 	{"adapter.ErrNotLeader", adapter.ErrNotLeader},
 	{"adapter.ErrDeadline", adapter.ErrDeadline},
 	{"adapter.ErrAccessDenied", adapter.ErrAccessDenied},
+	{"adapter.ErrTLS", adapter.ErrTLS},
+	{"adapter.ErrTooLarge", adapter.ErrTooLarge},
+	{"adapter.ErrUnexpected", adapter.ErrUnexpected},
 	{"context.Canceled", context.Canceled},
 	{"context.DeadlineExceeded", context.DeadlineExceeded},
 }
@@ -360,7 +364,7 @@ func TestErrorsAccessDenied(t *testing.T) {
 			r := newRecorder(t, dialClient(t, tc.uri, ca), app, nil)
 			start := time.Now()
 			_, err := r.InsertEvents(ctx, eventsOf(id, 1, 1, "intruder"))
-			expectKinds(t, "InsertEvents", err, adapter.ErrAccessDenied, ports.ErrInvalid)
+			expectKinds(t, "InsertEvents", err, adapter.ErrAccessDenied, ports.ErrConfiguration, ports.ErrInvalid)
 			expectPortsError(t, "InsertEvents", err, "insert events", id)
 			expectClientError(t, "InsertEvents", err, tc.code)
 			if took := time.Since(start); took > time.Second {
@@ -368,11 +372,11 @@ func TestErrorsAccessDenied(t *testing.T) {
 			}
 
 			err = selectErr(t, ctx, r, id)
-			expectKinds(t, "SelectEvents", err, adapter.ErrAccessDenied, ports.ErrInvalid)
+			expectKinds(t, "SelectEvents", err, adapter.ErrAccessDenied, ports.ErrConfiguration, ports.ErrInvalid)
 			expectClientError(t, "SelectEvents", err, tc.code)
 
 			_, err = r.SelectNotifications(ctx, ports.NotificationQuery{Limit: 10})
-			expectKinds(t, "SelectNotifications", err, adapter.ErrAccessDenied, ports.ErrInvalid)
+			expectKinds(t, "SelectNotifications", err, adapter.ErrAccessDenied, ports.ErrConfiguration, ports.ErrInvalid)
 
 			sctx, cancel := context.WithCancel(ctx)
 			defer cancel()
