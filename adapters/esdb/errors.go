@@ -97,6 +97,9 @@ var (
 // package's errors, or a port sentinel. It is an allow-list: what it does
 // not recognise is ErrUnexpected, permanent.
 func classify(err error) error {
+	if err == nil {
+		return nil
+	}
 	if errors.Is(err, ErrStuck) {
 		return ErrStuck
 	}
