@@ -69,11 +69,49 @@
 //
 // Client errors are mapped to the ports' sentinels with the client's
 // *esdb.Error kept in the chain (use errors.As; esdb.FromError does not see
-// through wrapping): wrong expected version -> ports.ErrConcurrency;
-// unavailable server or lost connection -> ports.ErrUnavailable; the
-// client's own deadline -> ErrDeadline; a follower node -> ErrNotLeader;
-// a tombstoned stream -> ErrStreamDeleted; bad credentials -> ErrAccessDenied.
-// Transient failures are retried (Options.Retries); subscriptions resubscribe
-// from the last event they saw, so nothing is lost or repeated, and report a
-// failure they cannot overcome as an error, never as a quiet end.
+// through wrapping). The mapping is an allow-list: only conditions known to
+// be transient match ports.ErrUnavailable and are retried
+// (Options.Retries); everything else is permanent and returned at once.
+//
+// Transient (ports.ErrUnavailable; the operation may or may not have taken
+// effect, and retrying it is safe):
+//   - unavailable server, lost connection, a stream that ended without a
+//     status, no node found by discovery, a call aborted by the server;
+//   - ErrDeadline: the client's own deadline passed;
+//   - ErrNotLeader: a follower answered; the client reconnects to the leader;
+//   - ErrStuck: the client did not answer within Options.CallTimeout.
+//
+// Permanent (retrying fails the same way; nothing was stored, except that
+// after ErrUnexpected it is unknown):
+//   - ports.ErrConcurrency: wrong expected version;
+//   - ErrStreamDeleted (ports.ErrIntegrity): a tombstoned stream;
+//   - ports.ErrInvalid: input the store can never accept, such as a topic
+//     that is not valid UTF-8, or ErrTooLarge, an append over the server's
+//     maximum append size;
+//   - ports.ErrConfiguration (also ports.ErrInvalid): a missing or
+//     malformed setting, ErrAccessDenied (missing or wrong credentials, an
+//     ACL), ErrTLS (an untrusted or mismatched server certificate, TLS
+//     spoken to a server without it);
+//   - ports.ErrNotSupported: a method the server does not implement;
+//   - ErrUnexpected: anything not recognised (an internal error of the
+//     server or of the client); it matches no port sentinel.
+//
+// Subscriptions resubscribe after a transient failure from the last event
+// they saw, so nothing is lost or repeated, and report a failure they
+// cannot overcome as an error, never as a quiet end.
+//
+// A tracked batch the store refuses for good, known not to be stored (a
+// conflict, a deleted stream, or a ports.ErrInvalid class above), is
+// recorded as aborted in its tracking stream: it is never completed later,
+// and the upstream notification stays untracked so it can be processed
+// again.
+//
+// # Logging and secrets
+//
+// Everything the official client logs goes to Options.Logger (for
+// recorders opened through the registry, slog.Default() with debug and info
+// lines dropped), as structured records at the client's levels. The
+// password of EVENTSTOREDB_URI never reaches a log line or an error: the
+// adapter takes the credentials out of the connection string before the
+// client parses it.
 package esdb
