@@ -119,10 +119,12 @@ var clientSettings = map[string]bool{
 // password to url.Parse, whose errors and whose reading of a '#', '/' or
 // '?' in the password would show parts of it.
 func parseURI(uri string, logger *slog.Logger) (*esdb.Configuration, error) {
-	if !strings.Contains(uri, "://") {
-		uri = "esdb://" + uri + "?tls=false" // a bare host:port: one insecure node
+	scheme, rest, found := strings.Cut(uri, "://")
+	if !found || !validScheme(scheme) {
+		// A bare host:port, one insecure node; perhaps with credentials,
+		// whose password may hold "://" too.
+		scheme, rest = "esdb", uri+"?tls=false"
 	}
-	scheme, rest, _ := strings.Cut(uri, "://")
 	var userinfo string
 	hasUser := false
 	if at := strings.LastIndex(rest, "@"); at >= 0 {
@@ -130,7 +132,7 @@ func parseURI(uri string, logger *slog.Logger) (*esdb.Configuration, error) {
 	}
 	shown := scheme + "://" + rest
 	if hasUser {
-		shown = scheme + "://xxxxx@" + rest
+		shown = scheme + "://<credentials>@" + rest
 	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s %q is malformed: %s", ports.ErrConfiguration, EnvURI, shown, fmt.Sprintf(format, args...))
@@ -201,6 +203,20 @@ func parseURI(uri string, logger *slog.Logger) (*esdb.Configuration, error) {
 		l.Warn("eventstoredb: "+EnvURI+": "+w, slog.String("setting", EnvURI))
 	}
 	return conf, nil
+}
+
+// validScheme reports whether s has the syntax of a URL scheme, so that
+// text before a "://" inside a password is not taken for one (and shown).
+func validScheme(s string) bool {
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case i > 0 && (r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // parseKeepAlive reads keepAliveInterval as the client does: milliseconds,

@@ -9,6 +9,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,9 +25,10 @@ import (
 // hold. The rule checked: no substring of three or more characters of the
 // password (or the whole password, when shorter), as written in the
 // connection string or as decoded from its percent-encoding, appears in
-// anything captured. The passwords are chosen so that no such fragment
-// occurs in the rest of the connection string or in the adapter's and the
-// client's own vocabulary.
+// anything captured, unless it also occurs in the rest of the connection
+// string (such as "://"), from which it cannot be told. The passwords are
+// chosen so that no fragment occurs in the adapter's and the client's own
+// words.
 
 // capture collects everything written to the standard log package and to
 // a debug-level slog logger, unescaped, while a test runs.
@@ -127,9 +129,14 @@ func fragments(s string) []string {
 }
 
 // leak returns the first fragment of secrets found in texts, and where.
-func leak(secrets []string, texts []string) (fragment, text string, found bool) {
+// Fragments found in public, the connection string without its password,
+// cannot be told from it and are not counted.
+func leak(secrets []string, texts []string, public ...string) (fragment, text string, found bool) {
 	for _, s := range secrets {
 		for _, f := range fragments(s) {
+			if slices.ContainsFunc(public, func(p string) bool { return strings.Contains(p, f) }) {
+				continue
+			}
 			for _, x := range texts {
 				if strings.Contains(x, f) {
 					return f, x, true
@@ -148,6 +155,7 @@ var secretPasswords = []struct{ raw, password string }{
 	{"Qz/xJw", "Qz/xJw"},
 	{"Qz@xJw", "Qz@xJw"},
 	{"Qz:xJw", "Qz:xJw"},
+	{"Qzk://xJw", "Qzk://xJw"},
 	{"Qz%xJw", "Qz%xJw"}, // not valid percent-encoding: taken as written
 	{"Qz&xJw=Kv", "Qz&xJw=Kv"},
 	{"Qz xJw Kv", "Qz xJw Kv"},
@@ -318,7 +326,11 @@ func TestPasswordsNeverReachLogsOrErrors(t *testing.T) {
 		}
 		checked += len(texts)
 		secrets := []string{c.raw, c.password}
-		if f, x, found := leak(secrets, texts); found {
+		var public []string
+		for _, uri := range uris {
+			public = append(public, strings.Replace(uri, c.raw, "", 1))
+		}
+		if f, x, found := leak(secrets, texts, public...); found {
 			t.Fatalf("password %d (%q): fragment %q leaked in:\n%s", i, c.raw, f, x)
 		}
 	}
