@@ -26,8 +26,10 @@
 // # Errors
 //
 // Failures are classified with [errors.Is] against [ErrIntegrity],
-// [ErrConcurrency], [ErrInvalid], [ErrNotSupported] and [ErrUnavailable], and
-// described in detail with [errors.As] and [*Error]. Context cancellation is
+// [ErrConcurrency], [ErrInvalid] (with [ErrConfiguration] for a store that
+// cannot be used as configured), [ErrNotSupported] and [ErrUnavailable], and
+// described in detail with [errors.As] and [*Error]. Only ErrUnavailable is
+// transient: the other classes fail the same way when retried. Context cancellation is
 // reported with an error that matches [context.Canceled] or
 // [context.DeadlineExceeded].
 package ports
