@@ -123,12 +123,16 @@ func (r *Recorder) resolve(ctx context.Context, stream string, rev int64, claim 
 			return nil, rerr
 		}
 		if rec.ID == claim.ID && rec.Kind == kindAbort && aborted == nil {
-			aborted = fmt.Errorf("the claimed batch was aborted by another process")
+			aborted = errAbortedElsewhere
 		}
 		return aborted, nil
 	}
 	return aborted, err
 }
+
+// errAbortedElsewhere reports a claim that another process resolved as
+// aborted; the reason is not recorded, and a conflict is the usual one.
+var errAbortedElsewhere = errors.New("the claimed batch was aborted by another process")
 
 // settled returns the tracking stream's last revision and record once no
 // claim is pending, resolving one if needed.
@@ -204,7 +208,7 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 			return nil, wrap(ctx, opInsertTracking, id, err)
 		}
 		if aborted != nil {
-			if isWrongVersion(aborted) {
+			if isWrongVersion(aborted) || errors.Is(aborted, errAbortedElsewhere) {
 				return nil, conflict(opInsert, id, claim.Expected, aborted)
 			}
 			return nil, wrap(ctx, opInsert, id, aborted)
