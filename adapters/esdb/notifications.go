@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -73,6 +74,9 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 	}
 	from := q.Start
 	if q.ExcludeStart {
+		if from == math.MaxUint64 {
+			return nil, nil // no id follows the highest one
+		}
 		from++
 	}
 	from = max(from, 1)

@@ -367,17 +367,20 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 			yield(ports.StoredEvent{}, err)
 			return
 		}
+		if q.After != nil && *q.After >= ports.MaxVersion {
+			return // no stored version is above it
+		}
 		opts := esdb.ReadStreamOptions{From: esdb.Start{}}
 		if q.Desc {
 			opts.Direction = esdb.Backwards
 			opts.From = esdb.End{}
-			if q.Through != nil {
+			// The server keeps revisions as signed numbers: one above
+			// MaxVersion would read as negative, so such a bound reads
+			// from the end, where it makes no difference.
+			if q.Through != nil && *q.Through < ports.MaxVersion {
 				opts.From = esdb.Revision(*q.Through)
 			}
 		} else if q.After != nil {
-			if *q.After == math.MaxUint64 {
-				return
-			}
 			opts.From = esdb.Revision(*q.After + 1)
 		}
 		count := uint64(math.MaxInt64)
