@@ -59,6 +59,14 @@
 // event ids, which EventStoreDB treats as a no-op when it was stored. A crash
 // at any point therefore leaves the store as a single run would.
 //
+// In the tracking stream's name, '%', '(' and ')' of either name are
+// percent-encoded ("a(1)" tracking "b" uses "a%281%29.tracking(b)"), so that
+// no two pairs share a stream. Versions before this encoding used the names
+// as they are: tracking recorded by them for names containing one of those
+// three characters is not found under the new name and must be copied over
+// (or the names changed) before upgrading; all other tracking streams keep
+// their names.
+//
 // Limits of this design: a processed batch costs three appends and a read
 // instead of one append; the claim holds the batch, so a batch must fit in
 // the server's maximum append size with room for its JSON encoding; and
