@@ -1,8 +1,13 @@
 package esdb_test
 
 import (
+	"context"
+	"fmt"
+	"slices"
 	"testing"
+	"time"
 
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
 	adapter "github.com/streamwright/eventsourcing/adapters/esdb"
@@ -95,5 +100,96 @@ func TestOmitNotificationIDsStillStoresEvents(t *testing.T) {
 	// What the database holds, read with the client itself.
 	if recs := recordsInAll(t, ctx, c, aggregateStream(app, multi)); len(recs) != 3 {
 		t.Fatalf("$all holds %d records of the three-event batch", len(recs))
+	}
+}
+
+// TestFaultSubscribeResumesBeforeEarlyCheckpoint: the connection breaks
+// right after a checkpoint at the position of an event not yet delivered
+// (KurrentDB issue 4970). The subscription resumes without skipping that
+// event and without repeating the ones it delivered.
+func TestFaultSubscribeResumesBeforeEarlyCheckpoint(t *testing.T) {
+	c, srv := faultServer(t)
+	ctx := testCtx(t)
+	app := appName("early")
+	r := newRecorder(t, c, app, nil)
+	w := newRecorder(t, dialClient(t, srv.ConnectionString(), ""), app, nil)
+	id := uuid.New()
+	write := func(evs []ports.StoredEvent) {
+		t.Helper()
+		if _, err := w.InsertEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := eventsOf(id, 0, 2, "first")
+	write(first)
+	subCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	all := follow(r.Subscribe(subCtx, 0))
+	odd := follow(r.Subscribe(subCtx, 0, "Odd"))
+	expectDelivered(t, "all", all, first, 0)
+	expectDelivered(t, "odd", odd, onlyTopic(first, "Odd"), 0)
+
+	// Live: the next event of each subscription comes after a checkpoint
+	// at its own position, and the call breaks before it.
+	srv.BreakAfterEarlyCheckpoints(2)
+	second := eventsOf(id, 2, 2, "second")
+	write(second)
+	expectDelivered(t, "all", all, second, 0)
+	expectDelivered(t, "odd", odd, onlyTopic(second, "Odd"), 0)
+
+	// Catch-up: a subscription started after the events were written.
+	srv.BreakAfterEarlyCheckpoints(1)
+	late := follow(r.Subscribe(subCtx, 0))
+	expectDelivered(t, "late", late, append(slices.Clone(first), second...), 0)
+
+	third := eventsOf(id, 4, 1, "third")
+	write(third)
+	expectDelivered(t, "all", all, third, 0)
+	expectDelivered(t, "late", late, third, 0)
+	expectQuiet(t, "all", all, 200*time.Millisecond)
+}
+
+// TestFaultPagesEndingAtEarlyCheckpoint: a page of the notification log
+// ends when the subscription behind it reaches the end of $all. A checkpoint
+// at the position of the last event, sent before the event (KurrentDB issue
+// 4970), must not end the page without that event.
+func TestFaultPagesEndingAtEarlyCheckpoint(t *testing.T) {
+	c, srv := faultServer(t)
+	ctx := testCtx(t)
+	app := appName("earlypage")
+	r := newRecorder(t, c, app, nil)
+	a := uuid.New()
+	want := eventsOf(a, 0, 3, "page")
+	if _, err := r.InsertEvents(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetEarlyCheckpoints(true)
+	defer srv.SetEarlyCheckpoints(false)
+	for _, q := range []ports.NotificationQuery{
+		{Limit: 10},
+		{Limit: 10, Topics: []string{"Even", "Odd"}},
+	} {
+		ns, err := r.SelectNotifications(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]ports.StoredEvent, len(ns))
+		for i, n := range ns {
+			got[i] = n.StoredEvent
+		}
+		expectEvents(t, fmt.Sprintf("page with topics %q", q.Topics), got, want)
+	}
+	evens, err := r.SelectNotifications(ctx, ports.NotificationQuery{Limit: 10, Topics: []string{"Even"}})
+	if err != nil || len(evens) != 2 || evens[1].OriginatorVersion != 2 {
+		t.Fatalf("page of Even events: %v, %v; want versions 0 and 2", evens, err)
+	}
+	// A foreign record last in $all: its checkpoint ends the page.
+	if _, err := c.AppendToStream(ctx, "foreign-"+uuid.NewString(), esdb.AppendToStreamOptions{},
+		esdb.EventData{EventType: "Foreign", ContentType: esdb.ContentTypeJson, Data: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := r.SelectNotifications(ctx, ports.NotificationQuery{Limit: 10})
+	if err != nil || len(ns) != 3 {
+		t.Fatalf("page with a foreign record last: %d notifications, %v; want 3", len(ns), err)
 	}
 }

@@ -618,7 +618,10 @@ func (s *streamsService) subscribeAll(srv api.Streams_ReadServer, ao *api.ReadRe
 		if p.CommitPosition < p.PreparePosition {
 			return invalid(srv, "a position's commit must not be below its prepare")
 		}
-		next = indexAtOrAfter(log, p.CommitPosition+1) // exclusive
+		next = len(log) // 2^64-1 is End
+		if p.CommitPosition < math.MaxUint64 {
+			next = indexAtOrAfter(log, p.CommitPosition+1) // exclusive
+		}
 		lastPos = p.CommitPosition
 	case *api.ReadReq_Options_AllOptions_End:
 		next = len(log)
@@ -648,6 +651,16 @@ func (s *streamsService) subscribeAll(srv api.Streams_ReadServer, ao *api.ReadRe
 				return grpcstatus.FromContextError(err).Err()
 			}
 			if f.match(r) {
+				if f != nil {
+					if early, fail := s.srv.faults.earlyCheckpoint(); early {
+						if err := srv.Send(checkpoint(r.pos)); err != nil {
+							return err
+						}
+						if fail {
+							return errEarlyCheckpointBreak
+						}
+					}
+				}
 				if err := srv.Send(eventResp(r, structured)); err != nil {
 					return err
 				}
