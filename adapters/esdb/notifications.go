@@ -188,13 +188,25 @@ func (r *Recorder) lastPosition(ctx context.Context, cl *esdb.Client, topics []s
 }
 
 // MaxNotificationID returns the id of the application's newest
-// notification, or 0. The official client cannot filter reads of $all, so
-// this reads $all backwards, in pages of Options.ScanPage records, until it
-// meets one of the application's events: cheap when the application wrote
-// recently, a scan of the database when it never wrote.
+// notification, or 0. A recorder opened with NewFromConfig finds it with one
+// filtered read of $all, backwards from the end (see lastread.go), so its
+// cost does not grow with other applications' records written since. A
+// recorder over a client passed to New cannot filter that read (the
+// official client does not offer it): it reads $all backwards, in pages of
+// Options.ScanPage records, until it meets one of the application's events,
+// which is cheap when the application wrote last and a scan of every later
+// record otherwise.
 func (r *Recorder) MaxNotificationID(ctx context.Context) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
+	}
+	if r.last != nil {
+		for attempt := 0; ; attempt++ {
+			id, err := r.maxByFilter(ctx)
+			if err == nil || errors.Is(err, errReaderClosed) || ctx.Err() != nil || attempt >= r.opts.retries() || !retryable(err) || r.pause(ctx, attempt) != nil {
+				return id, wrap(ctx, "max notification id", uuid.Nil, err)
+			}
+		}
 	}
 	_, match := r.filter(nil)
 	var found uint64

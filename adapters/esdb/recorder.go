@@ -61,7 +61,9 @@ type Options struct {
 	// client then replaces it. Default 15 seconds.
 	CallTimeout time.Duration
 	// ScanPage is how many records MaxNotificationID reads per request
-	// while it searches $all backwards; default 512.
+	// while it searches $all backwards on a recorder made with New, and,
+	// on one opened with NewFromConfig, the search window the server
+	// examines per step of its filtered read; default 512.
 	ScanPage int
 }
 
@@ -110,6 +112,9 @@ type Recorder struct {
 	// client that closed itself for good: the official client gives up
 	// after its discovery attempts fail (about a second of downtime).
 	conf *esdb.Configuration
+	// last, set with conf, makes the filtered reads of $all that the
+	// official client cannot (see lastread.go).
+	last *lastReader
 }
 
 // NewFromConfig returns the recorder of the named application over a client
@@ -132,6 +137,7 @@ func NewFromConfig(conf *esdb.Configuration, application string, opts *Options) 
 		return nil, err
 	}
 	r.ownsClient, r.conf = true, conf
+	r.last = newLastReader(conf, r.opts.scanPage())
 	return r, nil
 }
 
@@ -214,6 +220,7 @@ func (r *Recorder) canRetry(err error, cl *esdb.Client) bool {
 // Close closes the client if the recorder opened it (through the module
 // registry); a client passed to New is left to its owner.
 func (r *Recorder) Close() error {
+	defer r.last.close()
 	if r.ownsClient {
 		r.mu.Lock()
 		r.closed = true
