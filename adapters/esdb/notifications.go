@@ -263,7 +263,13 @@ func (r *Recorder) MaxNotificationID(ctx context.Context) (uint64, error) {
 // times in a row), so nothing is lost or repeated; when it cannot, it
 // yields an error matching ports.ErrUnavailable.
 func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string) iter.Seq2[ports.Notification, error] {
-	filter, match := r.filter(topics)
+	filter, inLog := r.filter(topics)
+	// The server reads position 2^64-1 as the end of $all and delivers
+	// what comes next, which has lower ids.
+	match := func(e *esdb.RecordedEvent) (ports.Notification, bool) {
+		n, ok := inLog(e)
+		return n, ok && n.ID > after
+	}
 	return func(yield func(ports.Notification, error) bool) {
 		pos := after
 		failures := 0
