@@ -18,24 +18,18 @@ import (
 // way on every store.
 const MaxVersion uint64 = 1<<63 - 2
 
-// Topics.
-//
-// A topic names an event's type. Stores give some names a meaning of their
-// own: EventStoreDB treats event types starting with '$' as system events
-// ($streamDeleted, $metadata, ...), which its subscriptions and clients
-// filter out, so such an event would be stored but never seen by a
-// follower. So every recorder refuses, with ErrInvalid, a topic that
+// CheckTopic returns nil when topic is a valid topic, and otherwise an error
+// matching ErrInvalid that says why. Every recorder refuses, through
+// [CheckBatch], a topic that
 //
 //   - is empty;
-//   - starts with '$' (reserved for the store's own records);
+//   - starts with '$': stores reserve such names for their own records
+//     (EventStoreDB treats event types starting with '$' as system events,
+//     which subscriptions and clients filter out, so such an event would be
+//     stored but never seen by a follower);
 //   - is not valid UTF-8 (EventStoreDB's client cannot send it);
-//   - contains a control character (Unicode category Cc: C0, DEL, C1),
+//   - contains a control character (Unicode category Cc: C0, DEL and C1),
 //     which no type name needs and which breaks logs and filters.
-//
-// [CheckTopic] applies this rule; [CheckBatch] applies it to every event.
-
-// CheckTopic returns nil when topic is a valid topic (see Topics above) and
-// otherwise an error matching ErrInvalid that says why.
 func CheckTopic(topic string) error {
 	if why := topicProblem(topic); why != "" {
 		return fmt.Errorf("%w: %s", ErrInvalid, why)
