@@ -331,7 +331,12 @@ func (r *Recorder) maxByFilter(ctx context.Context) (uint64, error) {
 	f := r.filterRegex(nil)
 	var before *lastRecord
 	for {
-		rec, ok, err := r.last.last(ctx, f, before)
+		// Bounded like the official client's calls (Options.CallTimeout),
+		// so that a server that stops answering fails the attempt rather
+		// than hold the caller.
+		call, cancel := context.WithTimeout(ctx, r.opts.callTimeout())
+		rec, ok, err := r.last.last(call, f, before)
+		cancel()
 		if err != nil || !ok {
 			return 0, err
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
+	"go.uber.org/goleak"
 
 	adapter "github.com/streamwright/eventsourcing/adapters/esdb"
 	"github.com/streamwright/eventsourcing/adapters/esdb/esdbtest"
@@ -182,10 +183,12 @@ func TestMaxNotificationIDOverEveryConnectionForm(t *testing.T) {
 }
 
 // TestMaxNotificationIDAfterClose: Close closes the recorder's own
-// connection; a later call fails at once instead of reopening it.
+// connection, leaving none of its goroutines behind; a later call fails at
+// once instead of reopening it.
 func TestMaxNotificationIDAfterClose(t *testing.T) {
 	_, srv := faultServer(t)
 	ctx := testCtx(t)
+	before := goleak.IgnoreCurrent()
 	conf, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: srv.ConnectionString()})
 	if err != nil {
 		t.Fatal(err)
@@ -201,6 +204,7 @@ func TestMaxNotificationIDAfterClose(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
+	goleak.VerifyNone(t, before)
 	if _, err := r.MaxNotificationID(ctx); err == nil {
 		t.Fatal("MaxNotificationID succeeded on a closed recorder")
 	}
