@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"time"
 
@@ -193,6 +194,21 @@ func (k *kit) aggregateSpecs() {
 			}
 		})
 
+		k.spec("AGG-6", "treats After and Through at the top of the version range as bounds, never wrapping around", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			insert(ctx, r, events(id, 0, 3)...)
+			sel := func(q ports.EventQuery) []uint64 { return versions(selectEvents(ctx, r, id, q)) }
+			for _, top := range []uint64{ports.MaxVersion, ports.MaxVersion + 1, math.MaxInt64, math.MaxUint64 - 1, math.MaxUint64} {
+				gomega.Expect(sel(ports.EventQuery{After: ports.Version(top)})).To(gomega.BeEmpty(), "After %d", top)
+				gomega.Expect(sel(ports.EventQuery{After: ports.Version(top), Desc: true})).To(gomega.BeEmpty(), "After %d, Desc", top)
+				gomega.Expect(sel(ports.EventQuery{Through: ports.Version(top)})).To(gomega.Equal([]uint64{0, 1, 2}), "Through %d", top)
+				gomega.Expect(sel(ports.EventQuery{Through: ports.Version(top), Desc: true})).To(gomega.Equal([]uint64{2, 1, 0}), "Through %d, Desc", top)
+				gomega.Expect(sel(ports.EventQuery{After: ports.Version(0), Through: ports.Version(top), Limit: 1})).To(gomega.Equal([]uint64{1}), "After 0, Through %d, Limit 1", top)
+				gomega.Expect(sel(ports.EventQuery{After: ports.Version(top), Through: ports.Version(top)})).To(gomega.BeEmpty(), "After and Through %d", top)
+			}
+		})
+
 		k.spec("AGG-6", "lets the consumer stop a selection early", capCore, func(ctx context.Context) {
 			r := k.recorder(ctx)
 			id := uuid.New()
@@ -341,6 +357,47 @@ func (k *kit) aggregateSpecs() {
 			expectRecorderError(err, ports.ErrInvalid)
 			gomega.Expect(selectEvents(ctx, r, id, ports.EventQuery{})).To(gomega.BeEmpty())
 			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero())
+		})
+
+		k.spec("AGG-11", "refuses reserved and malformed topics ('$' prefix, invalid UTF-8, control characters) with ErrInvalid, storing nothing", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			insert(ctx, r, event(id, 0))
+			for _, bad := range badTopics {
+				e := event(id, 1)
+				e.Topic = bad
+				_, err := r.InsertEvents(ctx, []ports.StoredEvent{e})
+				expectRecorderError(err, ports.ErrInvalid)
+				later := event(id, 2)
+				later.Topic = bad
+				_, err = r.InsertEvents(ctx, []ports.StoredEvent{event(id, 1), later})
+				expectRecorderError(err, ports.ErrInvalid)
+				fresh := event(uuid.New(), 0)
+				fresh.Topic = bad
+				_, err = r.InsertEvents(ctx, []ports.StoredEvent{fresh})
+				expectRecorderError(err, ports.ErrInvalid)
+				gomega.Expect(selectEvents(ctx, r, fresh.OriginatorID, ports.EventQuery{})).To(gomega.BeEmpty(), "topic %q", bad)
+			}
+			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}))
+			gomega.Expect(storedEvents(allNotifications(ctx, r, 100))).To(gomega.HaveLen(1), "only the valid event is a notification")
+		})
+
+		k.spec("AGG-11", "refuses versions above ports.MaxVersion, and versions wrapping around to 0, with ErrInvalid, storing nothing", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			id := uuid.New()
+			insert(ctx, r, event(id, 0))
+			for _, batch := range [][]ports.StoredEvent{
+				{event(id, ports.MaxVersion+1)},
+				{event(id, math.MaxUint64)},
+				{event(id, math.MaxUint64), event(id, 0)},
+				{event(id, 1), event(id, ports.MaxVersion+1)},
+				{event(uuid.New(), math.MaxUint64), event(uuid.New(), 0)},
+			} {
+				_, err := r.InsertEvents(ctx, batch)
+				expectRecorderError(err, ports.ErrInvalid)
+			}
+			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}))
+			gomega.Expect(allNotifications(ctx, r, 100)).To(gomega.HaveLen(1), "only the valid event is a notification")
 		})
 
 		k.spec("AGG-11", "refuses a batch of several aggregates with ErrInvalid unless it declares atomic multi-aggregate batches", capCore, func(ctx context.Context) {

@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 
@@ -98,9 +99,26 @@ func (k *kit) applicationSpecs() {
 			expectEvents(storedEvents(ns), []ports.StoredEvent{e})
 		})
 
+		k.spec("APP-3", "treats ids at the top of the range as bounds: nothing follows the highest id, never a wrap-around to the start", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			insert(ctx, r, events(uuid.New(), 0, 3)...)
+			all := notificationIDs(allNotifications(ctx, r, 100))
+			page := func(q ports.NotificationQuery) []uint64 {
+				ns, err := r.SelectNotifications(ctx, q)
+				gomega.Expect(err).NotTo(gomega.HaveOccurred())
+				return notificationIDs(ns)
+			}
+			for _, top := range []uint64{math.MaxUint64, math.MaxUint64 - 1, math.MaxInt64, math.MaxInt64 + 1} {
+				gomega.Expect(page(ports.NotificationQuery{Start: top, ExcludeStart: true, Limit: 10})).To(gomega.BeEmpty(), "after %d", top)
+				gomega.Expect(page(ports.NotificationQuery{Start: top, Limit: 10})).To(gomega.BeEmpty(), "from %d", top)
+				gomega.Expect(page(ports.NotificationQuery{Start: top, ExcludeStart: true, Limit: 10, Topics: []string{topic}})).To(gomega.BeEmpty(), "after %d, with topics", top)
+				gomega.Expect(page(ports.NotificationQuery{Stop: top, Limit: 10})).To(gomega.Equal(all), "through %d", top)
+			}
+		})
+
 		k.spec("APP-4", "filters topics by exact match, OR-ed, with regex metacharacters taken literally", capCore, func(ctx context.Context) {
 			r := k.recorder(ctx)
-			topics := []string{"a.b", "axb", "a*", "aaa", "(x)", "x", "[y]", "y", "^z$", "z", "a|b", "a", "b", "foo", "foobar", "barfoo", `c\d`, "c1", "q+", "qq", "r?", "", "$s"}
+			topics := []string{"a.b", "axb", "a*", "aaa", "(x)", "x", "[y]", "y", "^z$", "z", "a|b", "a", "b", "foo", "foobar", "barfoo", `c\d`, "c1", "q+", "qq", "r?", "", "s$", "s"}
 			byTopic := map[string]ports.StoredEvent{}
 			for _, t := range topics {
 				if t == "" {
@@ -111,7 +129,7 @@ func (k *kit) applicationSpecs() {
 				insert(ctx, r, e)
 				byTopic[t] = e
 			}
-			for _, filter := range [][]string{{"a.b"}, {"a*"}, {"(x)"}, {"[y]"}, {"^z$"}, {"a|b"}, {"foo"}, {`c\d`}, {"q+"}, {"r?"}, {"$s"}, {"a", "b"}, {"x", "y", "nothing"}, {"nothing"}} {
+			for _, filter := range [][]string{{"a.b"}, {"a*"}, {"(x)"}, {"[y]"}, {"^z$"}, {"a|b"}, {"foo"}, {`c\d`}, {"q+"}, {"r?"}, {"s$"}, {"a", "b"}, {"x", "y", "nothing"}, {"nothing"}} {
 				ns := allNotifications(ctx, r, 3, filter...)
 				var want []ports.StoredEvent
 				for _, t := range topics {

@@ -17,7 +17,7 @@
 // var _ = conformance.Describe(harness).
 //
 // Every spec names the rule it checks ("[AGG-3] ...", see the rule list in
-// the project's design documents) and carries labels: its rule family (AGG,
+// RULES.md beside this package's sources) and carries labels: its rule family (AGG,
 // APP, SUB, TRK, PRC, SNP), the capability it needs (core, subscriptions,
 // tracking, snapshots, contiguous-ids, multi-aggregate-batches,
 // ids-from-insert) and "stress" for the concurrency specs, so that

@@ -241,3 +241,8 @@ func expectRecorderError(err, kind error) *ports.Error {
 	gomega.Expect(errors.As(err, &pe)).To(gomega.BeTrue(), "errors.As(%v, *ports.Error)", err)
 	return pe
 }
+
+// badTopics are topics every recorder refuses (see ports.CheckTopic): the
+// '$' prefix EventStoreDB reserves for its own records, invalid UTF-8, and
+// control characters.
+var badTopics = []string{"$streamDeleted", "$metadata", "$", "caf\xe9", "line\nbreak", "nul\x00", "next\u0085line"}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"time"
@@ -124,6 +125,21 @@ func (k *kit) subscriptionSpecs() {
 			gomega.Consistently(f.count).WithTimeout(200 * time.Millisecond).Should(gomega.Equal(13))
 			expectEvents(storedEvents(got), want[2:])
 			gomega.Expect(notificationIDs(got)).To(gomega.Equal(notificationIDs(allNotifications(ctx, r, 100)[2:])))
+		})
+
+		k.spec("SUB-1", "delivers nothing to a subscription after the highest possible id, old or new", capSubscriptions, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			insert(ctx, r, events(uuid.New(), 0, 2)...)
+			top := k.follow(ctx, r, math.MaxUint64, 0)
+			defer top.stop()
+			witness := k.follow(ctx, r, 0, 0)
+			defer witness.stop()
+			witness.waitFor(2)
+			insert(ctx, r, events(uuid.New(), 0, 2)...)
+			witness.waitFor(4)
+			gomega.Consistently(top.count).WithTimeout(200*time.Millisecond).Should(gomega.BeZero(), "no id is greater than 2^64-1")
+			_, err := top.result()
+			gomega.Expect(err).NotTo(gomega.HaveOccurred())
 		})
 
 		k.spec("SUB-1", "delivers the whole log when subscribed from the beginning, including events stored after it started", capSubscriptions, func(ctx context.Context) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -105,6 +106,19 @@ func (k *kit) trackingSpecs() {
 			}
 			gomega.Expect(p.MaxTrackingID(ctx, up)).To(gomega.Equal(uint64(6)))
 			expectEvents(selectEvents(ctx, p, id, ports.EventQuery{}), events(id, 0, 2))
+		})
+
+		k.spec("PRC-5", "refuses events with a refused topic or version in a tracked batch with ErrInvalid, storing neither events nor tracking", capTracking, func(ctx context.Context) {
+			p := k.process(ctx)
+			up, id := "upstream-"+uuid.NewString(), uuid.New()
+			bad := event(id, 1)
+			bad.Topic = badTopics[0]
+			_, err := p.InsertEventsWithTracking(ctx, []ports.StoredEvent{event(id, 0), bad}, ports.Tracking{ApplicationName: up, NotificationID: 1})
+			expectRecorderError(err, ports.ErrInvalid)
+			_, err = p.InsertEventsWithTracking(ctx, []ports.StoredEvent{event(id, math.MaxUint64), event(id, 0)}, ports.Tracking{ApplicationName: up, NotificationID: 1})
+			expectRecorderError(err, ports.ErrInvalid)
+			gomega.Expect(p.MaxTrackingID(ctx, up)).To(gomega.BeZero())
+			gomega.Expect(selectEvents(ctx, p, id, ports.EventQuery{})).To(gomega.BeEmpty())
 		})
 
 		k.spec("PRC-6", "records tracking with no events, and leaves tracking alone for events with none", capTracking, func(ctx context.Context) {
@@ -244,6 +258,20 @@ func (k *kit) snapshotSpecs() {
 			_, s := k.snapshots(ctx)
 			expectRecorderError(s.InsertSnapshot(ctx, ports.StoredEvent{Topic: "t"}), ports.ErrInvalid)
 			expectRecorderError(s.InsertSnapshot(ctx, ports.StoredEvent{OriginatorID: uuid.New()}), ports.ErrInvalid)
+		})
+
+		k.spec("SNP-1", "refuses a snapshot with a refused topic or a version above ports.MaxVersion with ErrInvalid, storing nothing", capSnapshots, func(ctx context.Context) {
+			_, s := k.snapshots(ctx)
+			id := uuid.New()
+			for _, bad := range badTopics {
+				expectRecorderError(s.InsertSnapshot(ctx, ports.StoredEvent{OriginatorID: id, OriginatorVersion: 1, Topic: bad}), ports.ErrInvalid)
+			}
+			for _, v := range []uint64{ports.MaxVersion + 1, math.MaxUint64} {
+				expectRecorderError(s.InsertSnapshot(ctx, ports.StoredEvent{OriginatorID: id, OriginatorVersion: v, Topic: topic}), ports.ErrInvalid)
+			}
+			_, found, err := s.LatestSnapshot(ctx, id, nil)
+			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			gomega.Expect(found).To(gomega.BeFalse(), "a refused snapshot was stored")
 		})
 
 		k.spec("SNP-2", "keeps snapshots out of the notification log and out of the aggregate's events", capSnapshots, func(ctx context.Context) {

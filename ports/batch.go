@@ -2,19 +2,67 @@ package ports
 
 import (
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
 
+// MaxVersion is the highest aggregate version a recorder stores:
+// 2^63-2. Versions are stream revisions on EventStoreDB, which keeps them
+// as signed 64-bit numbers and reserves 2^63-1 for the tombstone of a
+// deleted stream, so a higher version cannot be stored there under its own
+// number. Every recorder refuses versions above MaxVersion with ErrInvalid
+// (through [CheckBatch]), so that one batch is valid or invalid the same
+// way on every store.
+const MaxVersion uint64 = 1<<63 - 2
+
+// CheckTopic returns nil when topic is a valid topic, and otherwise an error
+// matching ErrInvalid that says why. Every recorder refuses, through
+// [CheckBatch], a topic that
+//
+//   - is empty;
+//   - starts with '$': stores reserve such names for their own records
+//     (EventStoreDB treats event types starting with '$' as system events,
+//     which subscriptions and clients filter out, so such an event would be
+//     stored but never seen by a follower);
+//   - is not valid UTF-8 (EventStoreDB's client cannot send it);
+//   - contains a control character (Unicode category Cc: C0, DEL and C1),
+//     which no type name needs and which breaks logs and filters.
+func CheckTopic(topic string) error {
+	if why := topicProblem(topic); why != "" {
+		return fmt.Errorf("%w: %s", ErrInvalid, why)
+	}
+	return nil
+}
+
+// topicProblem says what is wrong with topic, or returns "".
+func topicProblem(topic string) string {
+	switch {
+	case topic == "":
+		return "empty topic"
+	case strings.HasPrefix(topic, "$"):
+		return fmt.Sprintf("topic %q starts with '$', which stores reserve for their own records", topic)
+	case !utf8.ValidString(topic):
+		return fmt.Sprintf("topic %q is not valid UTF-8", topic)
+	case strings.ContainsFunc(topic, unicode.IsControl):
+		return fmt.Sprintf("topic %q contains a control character", topic)
+	}
+	return ""
+}
+
 // CheckBatch validates a batch of events the way every recorder must before
 // it stores anything, so that adapters share one definition of bad input:
 //
-//   - an event with a nil originator id or an empty topic: ErrInvalid;
+//   - an event with a nil originator id, a version above [MaxVersion], or a
+//     topic that [CheckTopic] refuses: ErrInvalid;
 //   - events of more than one aggregate when multiAggregate is false: an
 //     error matching both ErrNotSupported and ErrInvalid;
 //   - an aggregate's events whose versions are not contiguous and ascending
 //     in batch order: ErrConcurrency when a version repeats, ErrIntegrity
-//     otherwise.
+//     otherwise. Versions never wrap around: MaxVersion is not followed by
+//     0.
 //
 // Whether the batch follows on from the stored events is for the recorder to
 // check. op names the operation in the returned [*Error].
@@ -29,8 +77,11 @@ func CheckBatch(op string, events []StoredEvent, multiAggregate bool) error {
 		if e.OriginatorID == uuid.Nil {
 			return Errorf(op, uuid.Nil, ErrInvalid, "event %d has a nil originator id", i)
 		}
-		if e.Topic == "" {
-			return Errorf(op, e.OriginatorID, ErrInvalid, "event %d (version %d) has an empty topic", i, e.OriginatorVersion)
+		if e.OriginatorVersion > MaxVersion {
+			return Errorf(op, e.OriginatorID, ErrInvalid, "event %d has version %d, above the highest version %d", i, e.OriginatorVersion, MaxVersion)
+		}
+		if why := topicProblem(e.Topic); why != "" {
+			return Errorf(op, e.OriginatorID, ErrInvalid, "event %d (version %d): %s", i, e.OriginatorVersion, why)
 		}
 		if e.OriginatorID != first {
 			single = false

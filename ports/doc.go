@@ -15,7 +15,16 @@
 //
 // An aggregate's stored events carry contiguous versions; a batch continues
 // right after the aggregate's last stored version. Versions usually start at 0,
-// which is also what EventStoreDB stream revisions do.
+// which is also what EventStoreDB stream revisions do, and never exceed
+// [MaxVersion]; they never wrap around.
+//
+// # Topics
+//
+// A topic names an event's type. Topics starting with '$' are reserved for
+// the stores' own records (EventStoreDB's system events, which its
+// subscribers never see), and topics must be valid UTF-8 without control
+// characters; [CheckTopic] states the rule and [CheckBatch] applies it, so
+// every adapter refuses the same topics with ErrInvalid.
 //
 // Every event in an application's notification log has a notification id.
 // Ids are positive, unique, and strictly increasing in commit order; they may

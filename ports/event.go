@@ -13,9 +13,11 @@ import (
 type StoredEvent struct {
 	// OriginatorID identifies the aggregate. It must not be uuid.Nil.
 	OriginatorID uuid.UUID
-	// OriginatorVersion is the aggregate's version after this event.
+	// OriginatorVersion is the aggregate's version after this event; at
+	// most MaxVersion.
 	OriginatorVersion uint64
-	// Topic names the event's type; it must not be empty.
+	// Topic names the event's type. It must be valid UTF-8, not empty, not
+	// start with '$' and hold no control characters (see CheckTopic).
 	Topic string
 	// State is the encoded event; it may be empty.
 	State []byte
@@ -41,7 +43,8 @@ type Tracking struct {
 }
 
 // EventQuery selects events of one aggregate. The zero value selects every
-// event in ascending version order.
+// event in ascending version order. After and Through may take any value:
+// nothing is after MaxVersion or above, everything is through it.
 type EventQuery struct {
 	// After, when not nil, keeps only versions greater than *After.
 	After *uint64
@@ -66,7 +69,8 @@ type NotificationQuery struct {
 	// means "from the beginning".
 	Start uint64
 	// ExcludeStart leaves out the notification whose id is Start, so that
-	// Start can be the id of the last notification already seen.
+	// Start can be the id of the last notification already seen. Nothing
+	// follows the id 2^64-1: a page after it is empty.
 	ExcludeStart bool
 	// Stop, when positive, is the highest id considered (inclusive).
 	Stop uint64

@@ -3,6 +3,7 @@ package ports_test
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -51,6 +52,24 @@ func TestErrorMessage(t *testing.T) {
 	}
 }
 
+func withTopic(e ports.StoredEvent, topic string) ports.StoredEvent {
+	e.Topic = topic
+	return e
+}
+
+func TestCheckTopic(t *testing.T) {
+	for _, topic := range []string{"", "$", "$streamDeleted", "$metadata", "\xc3", "a\x00b", "tab\there", "del\x7f"} {
+		if err := ports.CheckTopic(topic); !errors.Is(err, ports.ErrInvalid) {
+			t.Errorf("CheckTopic(%q) = %v, want ErrInvalid", topic, err)
+		}
+	}
+	for _, topic := range []string{"Order.Placed", "a$", "x.$y", "Ünïcödé", "emoji 🎉", "with space"} {
+		if err := ports.CheckTopic(topic); err != nil {
+			t.Errorf("CheckTopic(%q) = %v, want nil", topic, err)
+		}
+	}
+}
+
 func TestCheckBatch(t *testing.T) {
 	a, b := uuid.New(), uuid.New()
 	ev := func(id uuid.UUID, v uint64) ports.StoredEvent {
@@ -75,6 +94,17 @@ func TestCheckBatch(t *testing.T) {
 		{"two aggregates refused", []ports.StoredEvent{ev(a, 0), ev(b, 0)}, false, []error{ports.ErrInvalid, ports.ErrNotSupported}},
 		{"two aggregates interleaved", []ports.StoredEvent{ev(a, 0), ev(b, 7), ev(a, 1), ev(b, 8)}, true, nil},
 		{"two aggregates with a gap", []ports.StoredEvent{ev(a, 0), ev(b, 7), ev(a, 2)}, true, []error{ports.ErrIntegrity}},
+		{"highest version", []ports.StoredEvent{ev(a, ports.MaxVersion-1), ev(a, ports.MaxVersion)}, false, nil},
+		{"version above the highest", []ports.StoredEvent{ev(a, ports.MaxVersion+1)}, false, []error{ports.ErrInvalid}},
+		{"beyond the highest version", []ports.StoredEvent{ev(a, ports.MaxVersion), ev(a, ports.MaxVersion+1)}, false, []error{ports.ErrInvalid}},
+		{"wrap-around", []ports.StoredEvent{ev(a, math.MaxUint64), ev(a, 0)}, false, []error{ports.ErrInvalid}},
+		{"reserved topic", []ports.StoredEvent{withTopic(ev(a, 0), "$streamDeleted")}, false, []error{ports.ErrInvalid}},
+		{"reserved topic later in the batch", []ports.StoredEvent{ev(a, 0), withTopic(ev(a, 1), "$x")}, false, []error{ports.ErrInvalid}},
+		{"dollar inside a topic", []ports.StoredEvent{withTopic(ev(a, 0), "Price$Changed")}, false, nil},
+		{"invalid UTF-8 topic", []ports.StoredEvent{withTopic(ev(a, 0), "Bad\xff")}, false, []error{ports.ErrInvalid}},
+		{"control character in a topic", []ports.StoredEvent{withTopic(ev(a, 0), "Line\nBreak")}, false, []error{ports.ErrInvalid}},
+		{"C1 control character in a topic", []ports.StoredEvent{withTopic(ev(a, 0), "Next\u0085Line")}, false, []error{ports.ErrInvalid}},
+		{"non-ASCII topic", []ports.StoredEvent{withTopic(ev(a, 0), "Bestellung.Geändert")}, false, nil},
 	}
 	for _, c := range cases {
 		err := ports.CheckBatch("insert events", c.batch, c.multi)

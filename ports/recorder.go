@@ -23,7 +23,8 @@ type AggregateRecorder interface {
 	// Otherwise nothing is stored and the error matches ErrConcurrency when
 	// a version exists already or the aggregate has moved on, and
 	// ErrIntegrity for any other break in the versions. Bad input (nil id,
-	// empty topic) fails with ErrInvalid; a batch spanning several
+	// a version above MaxVersion, a topic CheckTopic refuses) fails with
+	// ErrInvalid (see CheckBatch); a batch spanning several
 	// aggregates fails with ErrNotSupported where the store cannot write
 	// them atomically. An empty batch is a no-op.
 	//
@@ -108,7 +109,8 @@ type ProcessRecorder interface {
 // and never conflict with an aggregate's events.
 type SnapshotRecorder interface {
 	// InsertSnapshot stores s, a snapshot of aggregate s.OriginatorID at
-	// version s.OriginatorVersion. Storing an older snapshot after a newer
+	// version s.OriginatorVersion. Its id, version and topic follow the
+	// rules of events (CheckBatch): bad ones fail with ErrInvalid. Storing an older snapshot after a newer
 	// one never hides the newer one; storing a second snapshot at the same
 	// version is allowed (both describe the same state).
 	InsertSnapshot(ctx context.Context, s StoredEvent) error

@@ -30,8 +30,24 @@
 //     never appear, and reading one application's log does not pull the
 //     whole database to the client. The client cannot filter plain reads
 //     of $all, so pages are read through short-lived filtered
-//     subscriptions; MaxNotificationID scans $all backwards until it meets
-//     one of the application's events.
+//     subscriptions. MaxNotificationID of a recorder opened with
+//     NewFromConfig (or through the registry) is one filtered read of $all
+//     backwards, count 1, made over a gRPC connection of the recorder's own
+//     (same address, TLS, credentials and gossip as the client; closed by
+//     Close): the server skips other applications' records, so the call
+//     costs the same however many of them follow. A recorder over a client
+//     passed to New has no configuration to open that connection with: it
+//     scans $all backwards until it meets one of the application's events.
+//   - Versions are at most ports.MaxVersion (2^63-2): EventStoreDB keeps
+//     revisions as signed numbers and 2^63-1 marks a tombstone. Topics
+//     starting with '$' are EventStoreDB's system event types, which
+//     subscribers never see, so they are refused like every store refuses
+//     them (ports.CheckTopic).
+//   - Subscriptions and pages never take a checkpoint as proof that the
+//     event at its position was delivered: some KurrentDB 24.10 and 25.0
+//     builds sent checkpoints at the position of an event not yet sent
+//     (KurrentDB issue 4970). A subscription that reconnects resumes from
+//     its last event, or from a checkpoint that something later confirmed.
 //   - Snapshots live in "<application>-<aggregate id>.snapshots".
 //   - A batch holds the events of one aggregate: EventStoreDB appends
 //     atomically to one stream only ([Capabilities]).
@@ -58,6 +74,14 @@
 // pending claim completes it first, re-appending the batch with its recorded
 // event ids, which EventStoreDB treats as a no-op when it was stored. A crash
 // at any point therefore leaves the store as a single run would.
+//
+// In the tracking stream's name, '%', '(' and ')' of either name are
+// percent-encoded ("a(1)" tracking "b" uses "a%281%29.tracking(b)"), so that
+// no two pairs share a stream. Versions before this encoding used the names
+// as they are: tracking recorded by them for names containing one of those
+// three characters is not found under the new name and must be copied over
+// (or the names changed) before upgrading; all other tracking streams keep
+// their names.
 //
 // Limits of this design: a processed batch costs three appends and a read
 // instead of one append; the claim holds the batch, so a batch must fit in

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -24,14 +25,7 @@ import (
 // filter returns the server-side filter for topics and the check of the
 // condition the server does not apply.
 func (r *Recorder) filter(topics []string) (*esdb.SubscriptionFilter, func(*esdb.RecordedEvent) (ports.Notification, bool)) {
-	f := &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Regex: r.names.regex}
-	if len(topics) > 0 {
-		quoted := make([]string, len(topics))
-		for i, t := range topics {
-			quoted[i] = regexp.QuoteMeta(t)
-		}
-		f = &esdb.SubscriptionFilter{Type: esdb.EventFilterType, Regex: "^(?:" + strings.Join(quoted, "|") + ")$"}
-	}
+	f := r.filterRegex(topics).filter()
 	topics = slices.Clone(topics)
 	return f, func(e *esdb.RecordedEvent) (ports.Notification, bool) {
 		if e.EventType == "$streamDeleted" { // the tombstone of a deleted aggregate
@@ -47,6 +41,45 @@ func (r *Recorder) filter(topics []string) (*esdb.SubscriptionFilter, func(*esdb
 		return ports.Notification{ID: e.Position.Commit, StoredEvent: ports.StoredEvent{
 			OriginatorID: id, OriginatorVersion: e.EventNumber, Topic: e.EventType, State: e.Data}}, true
 	}
+}
+
+// serverFilter is a server-side filter: a regular expression on stream
+// names, or on event types.
+type serverFilter struct {
+	onType bool
+	regex  string
+}
+
+// filterRegex returns the server-side filter of the notification log, or of
+// its events with one of topics: on the application's stream names, or on
+// the event types (topics), the other condition being checked by the match
+// function of filter.
+func (r *Recorder) filterRegex(topics []string) serverFilter {
+	if len(topics) == 0 {
+		return serverFilter{regex: r.names.regex}
+	}
+	quoted := make([]string, len(topics))
+	for i, t := range topics {
+		quoted[i] = regexp.QuoteMeta(t)
+	}
+	return serverFilter{onType: true, regex: "^(?:" + strings.Join(quoted, "|") + ")$"}
+}
+
+// filter returns f in the client's form.
+func (f serverFilter) filter() *esdb.SubscriptionFilter {
+	if f.onType {
+		return &esdb.SubscriptionFilter{Type: esdb.EventFilterType, Regex: f.regex}
+	}
+	return &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Regex: f.regex}
+}
+
+// serverMatches reports whether the server's filter f delivers e.
+func serverMatches(f serverFilter, e *esdb.RecordedEvent) bool {
+	s := e.StreamID
+	if f.onType {
+		s = e.EventType
+	}
+	return regexp.MustCompile(f.regex).MatchString(s)
 }
 
 // allFrom is the $all start point of a subscription that delivers the
@@ -73,13 +106,16 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 	}
 	from := q.Start
 	if q.ExcludeStart {
+		if from == math.MaxUint64 {
+			return nil, nil // no id follows the highest one
+		}
 		from++
 	}
 	from = max(from, 1)
 	var page []ports.Notification
 	err := r.retry(ctx, func(cl *esdb.Client) error {
 		page = page[:0]
-		end, err := r.lastPosition(ctx, cl)
+		end, endMatches, err := r.lastPosition(ctx, cl, q.Topics)
 		if err != nil || end < from {
 			return err
 		}
@@ -110,7 +146,10 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 					return nil
 				}
 			case ev.CheckPointReached != nil:
-				if ev.CheckPointReached.Commit >= end {
+				// A checkpoint at the end's position may come before the
+				// event there (KurrentDB issue 4970): it ends the page only
+				// when that record is not one the filter delivers.
+				if c := ev.CheckPointReached.Commit; c > end || c == end && !endMatches {
 					return nil
 				}
 			case ev.CaughtUp != nil:
@@ -126,34 +165,48 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 	return page, nil
 }
 
-// lastPosition returns the commit position of the last record in $all, or 0
-// when it is empty.
-func (r *Recorder) lastPosition(ctx context.Context, cl *esdb.Client) (uint64, error) {
+// lastPosition returns the commit position of the last record in $all (0
+// when it is empty), and whether the server-side filter of a page with
+// topics delivers that record.
+func (r *Recorder) lastPosition(ctx context.Context, cl *esdb.Client, topics []string) (uint64, bool, error) {
 	rs, err := guard(ctx, r, func() (*esdb.ReadStream, error) {
 		return cl.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
 	})
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer rs.Close()
 	e, err := rs.Recv()
 	if errors.Is(err, io.EOF) {
-		return 0, nil
+		return 0, false, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return e.OriginalEvent().Position.Commit, nil
+	last := e.OriginalEvent()
+	return last.Position.Commit, serverMatches(r.filterRegex(topics), last), nil
 }
 
 // MaxNotificationID returns the id of the application's newest
-// notification, or 0. The official client cannot filter reads of $all, so
-// this reads $all backwards, in pages of Options.ScanPage records, until it
-// meets one of the application's events: cheap when the application wrote
-// recently, a scan of the database when it never wrote.
+// notification, or 0. A recorder opened with NewFromConfig finds it with one
+// filtered read of $all, backwards from the end (see lastread.go), so its
+// cost does not grow with other applications' records written since. A
+// recorder over a client passed to New cannot filter that read (the
+// official client does not offer it): it reads $all backwards, in pages of
+// Options.ScanPage records, until it meets one of the application's events,
+// which is cheap when the application wrote last and a scan of every later
+// record otherwise.
 func (r *Recorder) MaxNotificationID(ctx context.Context) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
+	}
+	if r.last != nil {
+		for attempt := 0; ; attempt++ {
+			id, err := r.maxByFilter(ctx)
+			if err == nil || errors.Is(err, errReaderClosed) || ctx.Err() != nil || attempt >= r.opts.retries() || !retryable(err) || r.pause(ctx, attempt) != nil {
+				return id, wrap(ctx, "max notification id", uuid.Nil, err)
+			}
+		}
 	}
 	_, match := r.filter(nil)
 	var found uint64
@@ -210,7 +263,13 @@ func (r *Recorder) MaxNotificationID(ctx context.Context) (uint64, error) {
 // times in a row), so nothing is lost or repeated; when it cannot, it
 // yields an error matching ports.ErrUnavailable.
 func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string) iter.Seq2[ports.Notification, error] {
-	filter, match := r.filter(topics)
+	filter, inLog := r.filter(topics)
+	// The server reads position 2^64-1 as the end of $all and delivers
+	// what comes next, which has lower ids.
+	match := func(e *esdb.RecordedEvent) (ports.Notification, bool) {
+		n, ok := inLog(e)
+		return n, ok && n.ID > after
+	}
 	return func(yield func(ports.Notification, error) bool) {
 		pos := after
 		failures := 0
@@ -253,6 +312,7 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 func (r *Recorder) follow(ctx context.Context, sub *esdb.Subscription, pos *uint64, failures *int,
 	match func(*esdb.RecordedEvent) (ports.Notification, bool), yield func(ports.Notification, error) bool) (stop bool, err error) {
 	defer sub.Close()
+	var checkpoint uint64 // the last checkpoint, not yet trusted (see resumeAfter)
 	for {
 		ev := sub.Recv()
 		switch {
@@ -269,9 +329,26 @@ func (r *Recorder) follow(ctx context.Context, sub *esdb.Subscription, pos *uint
 			}
 			*pos = e.Position.Commit
 		case ev.CheckPointReached != nil:
-			*pos = max(*pos, ev.CheckPointReached.Commit)
+			*pos, checkpoint = resumeAfter(*pos, checkpoint, ev.CheckPointReached.Commit)
 		case ev.SubscriptionDropped != nil:
 			return false, ev.SubscriptionDropped.Error
 		}
 	}
+}
+
+// resumeAfter returns where a subscription resumes after a new checkpoint
+// at position next, given pos, where it resumes now, and the previous
+// checkpoint prev; and the checkpoint to keep. Some KurrentDB 24.10 and 25.0
+// builds sent a checkpoint at the position of an event not yet delivered
+// (KurrentDB issue 4970), so a checkpoint is trusted only once something
+// after it arrived: a later checkpoint here, or an event, which moves pos
+// past it. Resuming from the previous checkpoint costs at most one checkpoint
+// interval of records read again, none of them delivered twice (pos only
+// grows, and nothing was delivered between prev and next that pos has not
+// passed).
+func resumeAfter(pos, prev, next uint64) (uint64, uint64) {
+	if prev < next {
+		pos = max(pos, prev)
+	}
+	return pos, next
 }

@@ -62,7 +62,9 @@ type Options struct {
 	// client then replaces it. Default 15 seconds.
 	CallTimeout time.Duration
 	// ScanPage is how many records MaxNotificationID reads per request
-	// while it searches $all backwards; default 512.
+	// while it searches $all backwards on a recorder made with New, and,
+	// on one opened with NewFromConfig, the search window the server
+	// examines per step of its filtered read; default 512.
 	ScanPage int
 	// Logger receives the official client's log lines, structured and at
 	// their levels, for clients the recorder opens (NewFromConfig, and the
@@ -117,6 +119,9 @@ type Recorder struct {
 	// client that closed itself for good: the official client gives up
 	// after its discovery attempts fail (about a second of downtime).
 	conf *esdb.Configuration
+	// last, set with conf, makes the filtered reads of $all that the
+	// official client cannot (see lastread.go).
+	last *lastReader
 }
 
 // NewFromConfig returns the recorder of the named application over a client
@@ -142,6 +147,7 @@ func NewFromConfig(conf *esdb.Configuration, application string, opts *Options) 
 		return nil, err
 	}
 	r.ownsClient, r.conf = true, conf
+	r.last = newLastReader(conf, r.opts.scanPage())
 	return r, nil
 }
 
@@ -224,6 +230,7 @@ func (r *Recorder) canRetry(err error, cl *esdb.Client) bool {
 // Close closes the client if the recorder opened it (through the module
 // registry); a client passed to New is left to its owner.
 func (r *Recorder) Close() error {
+	defer r.last.close()
 	if r.ownsClient {
 		r.mu.Lock()
 		r.closed = true
@@ -377,17 +384,20 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 			yield(ports.StoredEvent{}, err)
 			return
 		}
+		if q.After != nil && *q.After >= ports.MaxVersion {
+			return // no stored version is above it
+		}
 		opts := esdb.ReadStreamOptions{From: esdb.Start{}}
 		if q.Desc {
 			opts.Direction = esdb.Backwards
 			opts.From = esdb.End{}
-			if q.Through != nil {
+			// The server keeps revisions as signed numbers: one above
+			// MaxVersion would read as negative, so such a bound reads
+			// from the end, where it makes no difference.
+			if q.Through != nil && *q.Through < ports.MaxVersion {
 				opts.From = esdb.Revision(*q.Through)
 			}
 		} else if q.After != nil {
-			if *q.After == math.MaxUint64 {
-				return
-			}
 			opts.From = esdb.Revision(*q.After + 1)
 		}
 		count := uint64(math.MaxInt64)

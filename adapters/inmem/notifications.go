@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"iter"
+	"math"
 	"slices"
 	"sort"
 
@@ -28,6 +29,9 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 	// Ids are contiguous from 1, so log index id-1 holds id.
 	from := q.Start
 	if q.ExcludeStart {
+		if from == math.MaxUint64 {
+			return nil, nil // no id follows the highest one
+		}
 		from++
 	}
 	lo := uint64(0)

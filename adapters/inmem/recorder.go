@@ -288,14 +288,21 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 		}
 		first := log.at(evs[0]).OriginatorVersion
 		lo, hi := 0, len(evs) // evs[lo:hi] is selected
+		// Offsets from first are compared before adding 1, so that bounds
+		// near 2^64 cannot wrap around to select everything or nothing.
 		if q.After != nil && *q.After >= first {
-			lo = int(min(*q.After-first+1, uint64(len(evs))))
+			lo = len(evs)
+			if d := *q.After - first; d < uint64(len(evs)) {
+				lo = int(d) + 1
+			}
 		}
 		if q.Through != nil {
 			if *q.Through < first {
 				return
 			}
-			hi = int(min(*q.Through-first+1, uint64(len(evs))))
+			if d := *q.Through - first; d < uint64(len(evs)) {
+				hi = int(d) + 1
+			}
 		}
 		if lo >= hi {
 			return

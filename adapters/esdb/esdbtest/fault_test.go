@@ -7,6 +7,8 @@ import (
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // retryAppend appends until the client stops reporting Unavailable (the
@@ -155,5 +157,61 @@ func TestFaultRestartKeepsDataAndAddress(t *testing.T) {
 	}
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFaultEarlyCheckpoints: with the fault on, a filtered $all subscription
+// sends a checkpoint at each event's position before the event; a break
+// after such a checkpoint ends the call with Unavailable before the event.
+func TestFaultEarlyCheckpoints(t *testing.T) {
+	srv, c := start(t)
+	stream := "early-" + uuid.NewString()
+	appendTo(t, c, stream, esdb.Any{}, evs(2)...)
+	filter := &esdb.SubscriptionFilter{Type: esdb.StreamFilterType, Prefixes: []string{"early-"}}
+	subscribe := func() *esdb.Subscription {
+		sub, err := c.SubscribeToAll(ctxT(t), esdb.SubscribeToAllOptions{From: esdb.Start{}, Filter: filter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sub.Close() })
+		return sub
+	}
+
+	srv.SetEarlyCheckpoints(true)
+	sub := subscribe()
+	for i := range 2 {
+		cp := sub.Recv()
+		if cp.CheckPointReached == nil {
+			t.Fatalf("event %d: got %+v before it, want a checkpoint", i, cp)
+		}
+		e := sub.Recv()
+		if e.EventAppeared == nil || e.EventAppeared.Event.Position.Commit != cp.CheckPointReached.Commit {
+			t.Fatalf("event %d: got %+v after checkpoint %d, want the event at that position", i, e, cp.CheckPointReached.Commit)
+		}
+	}
+	srv.SetEarlyCheckpoints(false)
+
+	srv.BreakAfterEarlyCheckpoints(1)
+	sub = subscribe()
+	cp := sub.Recv()
+	if cp.CheckPointReached == nil {
+		t.Fatalf("got %+v, want a checkpoint", cp)
+	}
+	if d := sub.Recv(); d.SubscriptionDropped == nil || status.Code(d.SubscriptionDropped.Error) != codes.Unavailable {
+		t.Fatalf("got %+v (%v) after the early checkpoint, want the subscription dropped as unavailable", d, d.SubscriptionDropped)
+	}
+	// The break was used up: a new subscription gets both events, with
+	// correct checkpoints only.
+	sub = subscribe()
+	for i := 0; i < 2; {
+		e := sub.Recv()
+		switch {
+		case e.EventAppeared != nil:
+			i++
+		case e.CheckPointReached != nil:
+			t.Fatalf("a checkpoint before event %d, after the fault was used up", i)
+		case e.SubscriptionDropped != nil:
+			t.Fatal(e.SubscriptionDropped.Error)
+		}
 	}
 }

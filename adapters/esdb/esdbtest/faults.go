@@ -14,7 +14,27 @@ type faults struct {
 	mu          sync.Mutex
 	lostAnswers int
 	delay       time.Duration
+	// earlyCheckpoints: filtered $all subscriptions send a checkpoint at an
+	// event's position before the event; earlyBreaks of them end the call
+	// right after such a checkpoint instead of sending the event.
+	earlyCheckpoints bool
+	earlyBreaks      int
 }
+
+// earlyCheckpoint reports whether a filtered $all subscription sends a
+// checkpoint at the position of the event it is about to send, and whether
+// it then fails instead of sending the event (which uses up one break).
+func (f *faults) earlyCheckpoint() (send, fail bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.earlyBreaks > 0 {
+		f.earlyBreaks--
+		return true, true
+	}
+	return f.earlyCheckpoints, false
+}
+
+var errEarlyCheckpointBreak = status.Error(codes.Unavailable, "esdbtest: injected fault: the subscription broke after a checkpoint at an undelivered event's position")
 
 // lostAnswer consumes one injected lost answer, if any, and returns the
 // error the committed append answers with instead of its result.
@@ -72,5 +92,30 @@ func (s *Server) FailNextAppends(n int) {
 func (s *Server) SetDelay(d time.Duration) {
 	s.faults.mu.Lock()
 	s.faults.delay = d
+	s.faults.mu.Unlock()
+}
+
+// SetEarlyCheckpoints makes filtered $all subscriptions (on true) send,
+// before each event they deliver, a checkpoint whose position equals that
+// event's position, as some KurrentDB 24.10 and 25.0 builds did (KurrentDB
+// issue 4970, fixed by PR 4975). A client that takes such a checkpoint as
+// "everything up to here was delivered" and resumes from it skips the event;
+// one that pages until a checkpoint reaches the end of $all drops the page's
+// last event. on false restores correct checkpoints.
+func (s *Server) SetEarlyCheckpoints(on bool) {
+	s.faults.mu.Lock()
+	s.faults.earlyCheckpoints = on
+	s.faults.mu.Unlock()
+}
+
+// BreakAfterEarlyCheckpoints makes the next n events that filtered $all
+// subscriptions are about to deliver each be preceded by a checkpoint at the
+// event's position, after which the subscription's call fails with
+// Unavailable instead of sending the event: the connection breaks right
+// after a faulty checkpoint (see SetEarlyCheckpoints), and a client that
+// resubscribes from that checkpoint loses the event.
+func (s *Server) BreakAfterEarlyCheckpoints(n int) {
+	s.faults.mu.Lock()
+	s.faults.earlyBreaks = n
 	s.faults.mu.Unlock()
 }

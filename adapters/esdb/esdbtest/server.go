@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/gossip"
@@ -103,6 +104,8 @@ type Server struct {
 	caughtUp bool
 	started  time.Time
 	id       [16]byte
+	// recordsSent counts the records sent to readers and subscribers.
+	recordsSent atomic.Uint64
 
 	mu   sync.Mutex
 	addr string
@@ -336,3 +339,11 @@ func (c *trackedConn) Close() error {
 	})
 	return c.Conn.Close()
 }
+
+// RecordsSent returns how many records the server has sent to readers and
+// subscribers since it was created (restarts included): every event of a
+// stream or $all read and every event a subscription delivered, but not
+// confirmations, checkpoints or caught-up messages. Tests compare it before
+// and after a call to see how much of the log the call read, which is what
+// a client pays for in time and network.
+func (s *Server) RecordsSent() uint64 { return s.recordsSent.Load() }

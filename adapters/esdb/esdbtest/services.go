@@ -9,6 +9,7 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/gossip"
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/serverfeatures"
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
+	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -44,6 +45,12 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 	if err := s.checkAuth(authorization(ss.Context()), info.FullMethod); err != nil {
 		if status.Code(err) == codes.PermissionDenied {
 			ss.SetTrailer(metadata.Pairs("exception", "access-denied"))
+		}
+		if info.FullMethod == api.Streams_Append_FullMethodName {
+			// As in Append: answering before the client has sent its
+			// events turns its next Send into io.EOF, and the status is lost.
+			for ss.RecvMsg(new(api.AppendReq)) == nil {
+			}
 		}
 		return err
 	}

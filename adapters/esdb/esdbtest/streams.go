@@ -446,7 +446,8 @@ func (s *streamsService) Read(req *api.ReadReq, srv api.Streams_ReadServer) erro
 // eventResp builds the read response of r. Responses are built per read
 // rather than kept, so that the log costs no more memory than its records
 // however many readers have gone through it.
-func eventResp(r *record, structured bool) *api.ReadResp {
+func (s *streamsService) eventResp(r *record, structured bool) *api.ReadResp {
+	s.srv.recordsSent.Add(1)
 	return r.readResp(structured)
 }
 
@@ -493,7 +494,7 @@ func (s *streamsService) readStream(srv api.Streams_ReadServer, name string, so 
 		if err := ctx.Err(); err != nil {
 			return grpcstatus.FromContextError(err).Err()
 		}
-		if err := srv.Send(eventResp(v.events[i], structured)); err != nil {
+		if err := srv.Send(s.eventResp(v.events[i], structured)); err != nil {
 			return err
 		}
 		sent++
@@ -538,7 +539,7 @@ func (s *streamsService) readAll(srv api.Streams_ReadServer, ao *api.ReadReq_Opt
 		if err := ctx.Err(); err != nil {
 			return grpcstatus.FromContextError(err).Err()
 		}
-		if err := srv.Send(eventResp(r, structured)); err != nil {
+		if err := srv.Send(s.eventResp(r, structured)); err != nil {
 			return err
 		}
 		sent++
@@ -587,7 +588,7 @@ func (s *streamsService) subscribeStream(srv api.Streams_ReadServer, name string
 			if err := ctx.Err(); err != nil {
 				return grpcstatus.FromContextError(err).Err()
 			}
-			if err := srv.Send(eventResp(events[next], structured)); err != nil {
+			if err := srv.Send(s.eventResp(events[next], structured)); err != nil {
 				return err
 			}
 		}
@@ -618,7 +619,10 @@ func (s *streamsService) subscribeAll(srv api.Streams_ReadServer, ao *api.ReadRe
 		if p.CommitPosition < p.PreparePosition {
 			return invalid(srv, "a position's commit must not be below its prepare")
 		}
-		next = indexAtOrAfter(log, p.CommitPosition+1) // exclusive
+		next = len(log) // 2^64-1 is End
+		if p.CommitPosition < math.MaxUint64 {
+			next = indexAtOrAfter(log, p.CommitPosition+1) // exclusive
+		}
 		lastPos = p.CommitPosition
 	case *api.ReadReq_Options_AllOptions_End:
 		next = len(log)
@@ -648,7 +652,17 @@ func (s *streamsService) subscribeAll(srv api.Streams_ReadServer, ao *api.ReadRe
 				return grpcstatus.FromContextError(err).Err()
 			}
 			if f.match(r) {
-				if err := srv.Send(eventResp(r, structured)); err != nil {
+				if f != nil {
+					if early, fail := s.srv.faults.earlyCheckpoint(); early {
+						if err := srv.Send(checkpoint(r.pos)); err != nil {
+							return err
+						}
+						if fail {
+							return errEarlyCheckpointBreak
+						}
+					}
+				}
+				if err := srv.Send(s.eventResp(r, structured)); err != nil {
 					return err
 				}
 			}
