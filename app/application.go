@@ -19,6 +19,10 @@ import (
 // Settings read from the environment.
 const (
 	// EnvPersistenceModule names the persistence module (default "inmem").
+	// Leaving it empty while EVENTSTOREDB_URI or
+	// EVENTSTOREDB_ROOT_CERTIFICATES is set is a configuration error, so
+	// that an application meant for EventStoreDB never runs in memory
+	// unnoticed; set it to "inmem" to run in memory regardless.
 	EnvPersistenceModule = "PERSISTENCE_MODULE"
 	// EnvCompressor is "zlib" to compress stored events, or empty.
 	EnvCompressor = "COMPRESSOR"
@@ -28,6 +32,13 @@ const (
 	// EnvSnapshotting is "y" (or "yes", "true", "1") to read and take
 	// snapshots; default off.
 	EnvSnapshotting = "IS_SNAPSHOTTING_ENABLED"
+)
+
+// The EventStoreDB adapter's settings, which the application reads only to
+// refuse them when no persistence module is named.
+const (
+	envEventStoreDBURI              = "EVENTSTOREDB_URI"
+	envEventStoreDBRootCertificates = "EVENTSTOREDB_ROOT_CERTIFICATES"
 )
 
 // Options configures an Application. The zero value, or nil, reads every
@@ -102,6 +113,21 @@ func New(ctx context.Context, name string, opts *Options) (*Application, error) 
 	if m := env[EnvPersistenceModule]; o.Recorder == nil && m != "" && !slices.Contains(ports.Modules(), m) {
 		errs = append(errs, fmt.Errorf("app: %s %q is not registered (registered: %v); import its adapter package",
 			EnvPersistenceModule, m, ports.Modules()))
+	}
+	if o.Recorder == nil && env[EnvPersistenceModule] == "" {
+		// Settings of a store that would not be used: running in memory
+		// instead would lose every event when the process ends.
+		var set []string
+		for _, k := range []string{envEventStoreDBURI, envEventStoreDBRootCertificates} {
+			if env[k] != "" {
+				set = append(set, k)
+			}
+		}
+		if len(set) > 0 {
+			errs = append(errs, fmt.Errorf("app: %s set but %s is not, so the application would run in memory: "+
+				"set %s=eventstoredb (and import its adapter package) to use EventStoreDB, or %s=inmem to run in memory",
+				strings.Join(set, " and "), EnvPersistenceModule, EnvPersistenceModule, EnvPersistenceModule))
+		}
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ports.ErrInvalid, errors.Join(errs...))
