@@ -49,7 +49,21 @@ type Options struct {
 	// Recorder, when set, is used instead of opening the persistence
 	// module; the application does not close it.
 	Recorder ports.ApplicationRecorder
+	// MaxDecompressedSize is, with COMPRESSOR set, the most bytes one
+	// stored event or snapshot may decompress to; zero means
+	// DefaultMaxDecompressedSize. Reading a state that expands beyond it
+	// fails with ErrDecode as soon as the bound is passed, so corrupt or
+	// hostile bytes cannot exhaust memory; saving an event or snapshot
+	// whose JSON is longer fails with ports.ErrInvalid and stores
+	// nothing, as it could not be read back. Applications that read each
+	// other's data need the same bound or larger.
+	MaxDecompressedSize int64
 }
+
+// DefaultMaxDecompressedSize is the default of Options.MaxDecompressedSize:
+// 64 MiB, far more than an event (EventStoreDB refuses appends beyond
+// 1 MiB by default) or a usual snapshot, far less than a machine's memory.
+const DefaultMaxDecompressedSize = 64 << 20
 
 // Application saves and loads the aggregates of one event-sourced
 // application and exposes its notification log. It is safe for
@@ -129,10 +143,17 @@ func New(ctx context.Context, name string, opts *Options) (*Application, error) 
 				strings.Join(set, " and "), EnvPersistenceModule, EnvPersistenceModule, EnvPersistenceModule))
 		}
 	}
+	maxSize := o.MaxDecompressedSize
+	switch {
+	case maxSize == 0:
+		maxSize = DefaultMaxDecompressedSize
+	case maxSize < 0:
+		errs = append(errs, fmt.Errorf("app: MaxDecompressedSize %d is negative", maxSize))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ports.ErrInvalid, errors.Join(errs...))
 	}
-	m, err := newMapper(compress, key)
+	m, err := newMapper(compress, key, maxSize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: app: %s: %v", ports.ErrInvalid, EnvCipherKey, err)
 	}
@@ -285,7 +306,7 @@ func (a *Application) encode(enc *eventEncoder, b *Aggregate, p pending) (ports.
 		return se, nil
 	}
 	if se.State, err = a.mapper.seal(enc.w.b[start:]); err != nil {
-		return ports.StoredEvent{}, err
+		return ports.StoredEvent{}, fmt.Errorf("event %s of %s at version %d: %w", topic, b.id, p.version, err)
 	}
 	return se, nil
 }
@@ -362,7 +383,7 @@ func (a *Application) snapshot(ctx context.Context, agg Root) error {
 	}
 	sealed, err := a.mapper.seal(raw)
 	if err != nil {
-		return err
+		return fmt.Errorf("snapshot of %s at version %d: %w", b.id, b.version, err)
 	}
 	return a.snapshots.InsertSnapshot(ctx, ports.StoredEvent{OriginatorID: b.id, OriginatorVersion: b.version,
 		Topic: b.kind.typeName() + ".Snapshot", State: sealed})
