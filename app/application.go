@@ -357,7 +357,9 @@ func putEncoder(e *eventEncoder) {
 // TakeSnapshot stores a snapshot of agg at its current version. The
 // aggregate must have no pending events. It fails with
 // ports.ErrNotSupported when snapshotting is off or the store has no
-// snapshots.
+// snapshots, and with a *LossyTypeError (matching ErrLossyType and
+// ports.ErrInvalid), storing nothing, when the snapshot would not hold
+// the aggregate's whole state: implement Snapshotter for such aggregates.
 func (a *Application) TakeSnapshot(ctx context.Context, agg Root) error {
 	if a.snapshots == nil {
 		return fmt.Errorf("%w: app: snapshotting is off (%s) or the store keeps no snapshots", ports.ErrNotSupported, EnvSnapshotting)
@@ -373,11 +375,10 @@ func (a *Application) TakeSnapshot(ctx context.Context, agg Root) error {
 
 func (a *Application) snapshot(ctx context.Context, agg Root) error {
 	b := agg.base()
-	state, err := json.Marshal(agg)
-	if err != nil {
-		return fmt.Errorf("app: encoding a snapshot of %s: %w", b.id, err)
+	if err := b.kind.lossyState(); err != nil {
+		return fmt.Errorf("snapshot of %s: %w", b.id, err)
 	}
-	raw, err := json.Marshal(snapshotEnvelope{ID: b.id.String(), Created: b.created, Modified: b.modified, State: state})
+	raw, err := snapshotState(agg)
 	if err != nil {
 		return err
 	}

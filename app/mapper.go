@@ -115,7 +115,8 @@ type envelope struct {
 }
 
 // snapshotEnvelope is a stored snapshot before compression and encryption:
-// the base's fields and the aggregate's own, exported, fields.
+// the base's fields, and the aggregate's own state: a JSON object of its
+// fields, or a JSON string of what a Snapshotter's MarshalSnapshot gave.
 type snapshotEnvelope struct {
 	ID       string          `json:"id"`
 	Created  time.Time       `json:"created"`
