@@ -69,7 +69,7 @@ var (
 // true for a type marshaled through a pointer. An embedded Aggregate is
 // skipped, its state being stored beside the aggregate's own.
 func checkLossless(t reflect.Type, addressable bool) *LossyTypeError {
-	c := losslessCheck{root: t, seen: map[seenType]bool{}}
+	c := losslessCheck{seen: map[seenType]bool{}}
 	if reason, path := c.check(t, addressable, ""); reason != "" {
 		return &LossyTypeError{Type: t, Field: path, Reason: reason}
 	}
@@ -77,7 +77,6 @@ func checkLossless(t reflect.Type, addressable bool) *LossyTypeError {
 }
 
 type losslessCheck struct {
-	root reflect.Type
 	seen map[seenType]bool
 }
 
