@@ -289,13 +289,13 @@ func (a *Application) encode(enc *eventEncoder, b *Aggregate, p pending) (ports.
 	}
 	start := len(enc.w.b)
 	if enc.w.b, err = appendEnvelopeHead(enc.w.b, p.at, meta.schema); err != nil {
-		return ports.StoredEvent{}, err
+		return ports.StoredEvent{}, fmt.Errorf("%w: %w", ports.ErrInvalid, err)
 	}
 	if meta.flat != nil {
 		enc.w.b = append(meta.flat.encode(enc.w.b, reflect.ValueOf(p.event)), '}')
 	} else {
 		if err := enc.enc.Encode(p.event); err != nil {
-			return ports.StoredEvent{}, fmt.Errorf("app: encoding %s: %w", topic, err)
+			return ports.StoredEvent{}, fmt.Errorf("%w: app: encoding %s of %s at version %d: %w", ports.ErrInvalid, topic, b.id, p.version, err)
 		}
 		// Encode ends the value with a newline; the envelope ends it instead.
 		enc.w.b[len(enc.w.b)-1] = '}'

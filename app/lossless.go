@@ -48,7 +48,11 @@ type LossyTypeError struct {
 
 // Error names the type, the field and the reason.
 func (e *LossyTypeError) Error() string {
-	return fmt.Sprintf("app: %s would lose state as JSON: field %s %s", e.Type, e.Field, e.Reason)
+	s := fmt.Sprintf("app: %s would lose state as JSON: field %s %s", e.Type, e.Field, e.Reason)
+	if e.Type.Implements(rootType) {
+		s += "; or implement app.Snapshotter to snapshot it whole"
+	}
+	return s
 }
 
 // Unwrap returns ErrLossyType and ports.ErrInvalid, which the error
@@ -61,6 +65,7 @@ var (
 	textMarshalerType   = reflect.TypeFor[encoding.TextMarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 	aggregateType       = reflect.TypeFor[Aggregate]()
+	rootType            = reflect.TypeFor[Root]()
 )
 
 // checkLossless reports the first field of t that JSON would not store in
@@ -142,7 +147,7 @@ func (c *losslessCheck) check(t reflect.Type, addressable bool, path string) (re
 				}
 			} else if !sf.IsExported() {
 				return "is unexported: JSON neither writes nor reads it (export it, tag it `json:\"-\"` to exclude it on purpose, " +
-					"or give its struct MarshalJSON and UnmarshalJSON)", fpath
+					"or give its type MarshalJSON and UnmarshalJSON)", fpath
 			}
 			if reason, at := c.check(sf.Type, addressable, fpath); reason != "" {
 				return reason, at

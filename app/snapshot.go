@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+
+	"github.com/streamwright/eventsourcing/ports"
 )
 
 // Snapshotter is implemented by aggregates that encode their own state for
@@ -36,14 +38,14 @@ func snapshotState(agg Root) ([]byte, error) {
 	if s, ok := agg.(Snapshotter); ok {
 		var own []byte
 		if own, err = s.MarshalSnapshot(); err != nil {
-			return nil, fmt.Errorf("app: MarshalSnapshot of %s: %w", b.id, err)
+			return nil, fmt.Errorf("%w: app: MarshalSnapshot of %s: %w", ports.ErrInvalid, b.id, err)
 		}
 		state, err = json.Marshal(own)
 	} else {
 		state, err = json.Marshal(agg)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("app: encoding a snapshot of %s: %w", b.id, err)
+		return nil, fmt.Errorf("%w: app: encoding a snapshot of %s: %w", ports.ErrInvalid, b.id, err)
 	}
 	return json.Marshal(snapshotEnvelope{ID: b.id.String(), Created: b.created, Modified: b.modified, State: state})
 }

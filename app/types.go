@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sync"
 
@@ -221,6 +222,11 @@ func (et *eventType[A]) upcast(schema int, data []byte) ([]byte, error) {
 	dec.UseNumber()
 	if err := dec.Decode(&fields); err != nil {
 		return nil, fmt.Errorf("%w: topic %q: %v", ErrDecode, topic, err)
+	}
+	// A Decoder reads one value of a stream; what follows it would be
+	// dropped unseen, where json.Unmarshal refuses it.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: topic %q: data after the stored event's JSON object", ErrDecode, topic)
 	}
 	if fields == nil {
 		return nil, fmt.Errorf("%w: topic %q: the stored event is not a JSON object", ErrDecode, topic)
