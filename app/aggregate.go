@@ -53,6 +53,12 @@ func (a *Aggregate) PendingEvents() int { return len(a.pending) }
 // as JSON, whose Apply method records on the aggregate what happened. Apply
 // must not fail and must not have side effects beyond the aggregate: it is
 // run again each time the aggregate is loaded.
+//
+// Every field JSON reaches must be exported, or tagged `json:"-"` to be
+// left out on purpose, or of a type with its own JSON or text marshaling:
+// RegisterEvent refuses other types (see LossyTypeError). Strings must hold
+// valid UTF-8, which JSON requires: it writes other bytes as U+FFFD, so
+// binary data belongs in []byte fields.
 type Event[A Root] interface {
 	Apply(A)
 }

@@ -19,6 +19,10 @@ import (
 // Settings read from the environment.
 const (
 	// EnvPersistenceModule names the persistence module (default "inmem").
+	// Leaving it empty while EVENTSTOREDB_URI or
+	// EVENTSTOREDB_ROOT_CERTIFICATES is set is a configuration error, so
+	// that an application meant for EventStoreDB never runs in memory
+	// unnoticed; set it to "inmem" to run in memory regardless.
 	EnvPersistenceModule = "PERSISTENCE_MODULE"
 	// EnvCompressor is "zlib" to compress stored events, or empty.
 	EnvCompressor = "COMPRESSOR"
@@ -30,6 +34,13 @@ const (
 	EnvSnapshotting = "IS_SNAPSHOTTING_ENABLED"
 )
 
+// The EventStoreDB adapter's settings, which the application reads only to
+// refuse them when no persistence module is named.
+const (
+	envEventStoreDBURI              = "EVENTSTOREDB_URI"
+	envEventStoreDBRootCertificates = "EVENTSTOREDB_ROOT_CERTIFICATES"
+)
+
 // Options configures an Application. The zero value, or nil, reads every
 // setting from the process environment.
 type Options struct {
@@ -38,7 +49,21 @@ type Options struct {
 	// Recorder, when set, is used instead of opening the persistence
 	// module; the application does not close it.
 	Recorder ports.ApplicationRecorder
+	// MaxDecompressedSize is, with COMPRESSOR set, the most bytes one
+	// stored event or snapshot may decompress to; zero means
+	// DefaultMaxDecompressedSize. Reading a state that expands beyond it
+	// fails with ErrDecode as soon as the bound is passed, so corrupt or
+	// hostile bytes cannot exhaust memory; saving an event or snapshot
+	// whose JSON is longer fails with ports.ErrInvalid and stores
+	// nothing, as it could not be read back. Applications that read each
+	// other's data need the same bound or larger.
+	MaxDecompressedSize int64
 }
+
+// DefaultMaxDecompressedSize is the default of Options.MaxDecompressedSize:
+// 64 MiB, far more than an event (EventStoreDB refuses appends beyond
+// 1 MiB by default) or a usual snapshot, far less than a machine's memory.
+const DefaultMaxDecompressedSize = 64 << 20
 
 // Application saves and loads the aggregates of one event-sourced
 // application and exposes its notification log. It is safe for
@@ -103,10 +128,32 @@ func New(ctx context.Context, name string, opts *Options) (*Application, error) 
 		errs = append(errs, fmt.Errorf("app: %s %q is not registered (registered: %v); import its adapter package",
 			EnvPersistenceModule, m, ports.Modules()))
 	}
+	if o.Recorder == nil && env[EnvPersistenceModule] == "" {
+		// Settings of a store that would not be used: running in memory
+		// instead would lose every event when the process ends.
+		var set []string
+		for _, k := range []string{envEventStoreDBURI, envEventStoreDBRootCertificates} {
+			if env[k] != "" {
+				set = append(set, k)
+			}
+		}
+		if len(set) > 0 {
+			errs = append(errs, fmt.Errorf("app: %s set but %s is not, so the application would run in memory: "+
+				"set %s=eventstoredb (and import its adapter package) to use EventStoreDB, or %s=inmem to run in memory",
+				strings.Join(set, " and "), EnvPersistenceModule, EnvPersistenceModule, EnvPersistenceModule))
+		}
+	}
+	maxSize := o.MaxDecompressedSize
+	switch {
+	case maxSize == 0:
+		maxSize = DefaultMaxDecompressedSize
+	case maxSize < 0:
+		errs = append(errs, fmt.Errorf("app: MaxDecompressedSize %d is negative", maxSize))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ports.ErrInvalid, errors.Join(errs...))
 	}
-	m, err := newMapper(compress, key)
+	m, err := newMapper(compress, key, maxSize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: app: %s: %v", ports.ErrInvalid, EnvCipherKey, err)
 	}
@@ -242,13 +289,13 @@ func (a *Application) encode(enc *eventEncoder, b *Aggregate, p pending) (ports.
 	}
 	start := len(enc.w.b)
 	if enc.w.b, err = appendEnvelopeHead(enc.w.b, p.at, meta.schema); err != nil {
-		return ports.StoredEvent{}, err
+		return ports.StoredEvent{}, fmt.Errorf("%w: %w", ports.ErrInvalid, err)
 	}
 	if meta.flat != nil {
 		enc.w.b = append(meta.flat.encode(enc.w.b, reflect.ValueOf(p.event)), '}')
 	} else {
 		if err := enc.enc.Encode(p.event); err != nil {
-			return ports.StoredEvent{}, fmt.Errorf("app: encoding %s: %w", topic, err)
+			return ports.StoredEvent{}, fmt.Errorf("%w: app: encoding %s of %s at version %d: %w", ports.ErrInvalid, topic, b.id, p.version, err)
 		}
 		// Encode ends the value with a newline; the envelope ends it instead.
 		enc.w.b[len(enc.w.b)-1] = '}'
@@ -259,7 +306,7 @@ func (a *Application) encode(enc *eventEncoder, b *Aggregate, p pending) (ports.
 		return se, nil
 	}
 	if se.State, err = a.mapper.seal(enc.w.b[start:]); err != nil {
-		return ports.StoredEvent{}, err
+		return ports.StoredEvent{}, fmt.Errorf("event %s of %s at version %d: %w", topic, b.id, p.version, err)
 	}
 	return se, nil
 }
@@ -310,7 +357,9 @@ func putEncoder(e *eventEncoder) {
 // TakeSnapshot stores a snapshot of agg at its current version. The
 // aggregate must have no pending events. It fails with
 // ports.ErrNotSupported when snapshotting is off or the store has no
-// snapshots.
+// snapshots, and with a *LossyTypeError (matching ErrLossyType and
+// ports.ErrInvalid), storing nothing, when the snapshot would not hold
+// the aggregate's whole state: implement Snapshotter for such aggregates.
 func (a *Application) TakeSnapshot(ctx context.Context, agg Root) error {
 	if a.snapshots == nil {
 		return fmt.Errorf("%w: app: snapshotting is off (%s) or the store keeps no snapshots", ports.ErrNotSupported, EnvSnapshotting)
@@ -326,17 +375,16 @@ func (a *Application) TakeSnapshot(ctx context.Context, agg Root) error {
 
 func (a *Application) snapshot(ctx context.Context, agg Root) error {
 	b := agg.base()
-	state, err := json.Marshal(agg)
-	if err != nil {
-		return fmt.Errorf("app: encoding a snapshot of %s: %w", b.id, err)
+	if err := b.kind.lossyState(); err != nil {
+		return fmt.Errorf("snapshot of %s: %w", b.id, err)
 	}
-	raw, err := json.Marshal(snapshotEnvelope{ID: b.id.String(), Created: b.created, Modified: b.modified, State: state})
+	raw, err := snapshotState(agg)
 	if err != nil {
 		return err
 	}
 	sealed, err := a.mapper.seal(raw)
 	if err != nil {
-		return err
+		return fmt.Errorf("snapshot of %s at version %d: %w", b.id, b.version, err)
 	}
 	return a.snapshots.InsertSnapshot(ctx, ports.StoredEvent{OriginatorID: b.id, OriginatorVersion: b.version,
 		Topic: b.kind.typeName() + ".Snapshot", State: sealed})

@@ -584,3 +584,63 @@ func TestCloseReleasesWhatTheApplicationOpened(t *testing.T) {
 		t.Error("Close closed a recorder passed in Options")
 	}
 }
+
+func TestEventStoreDBSettingsWithoutAPersistenceModuleAreRefused(t *testing.T) {
+	ctx := context.Background()
+	for name, env := range map[string]map[string]string{
+		"URI":                       {esdb.EnvURI: "localhost:2113"},
+		"root certificates":         {esdb.EnvRootCertificates: "/etc/ssl/esdb.pem"},
+		"URI and a bad compressor":  {esdb.EnvURI: "esdb://localhost:2113?tls=false", app.EnvCompressor: "lz4"},
+		"URI, module set to empty":  {esdb.EnvURI: "localhost:2113", app.EnvPersistenceModule: ""},
+		"URI and root certificates": {esdb.EnvURI: "localhost:2113", esdb.EnvRootCertificates: "pem"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, err := app.New(ctx, "A", &app.Options{Env: cleanEnv(env)})
+			if !errors.Is(err, ports.ErrInvalid) || a != nil {
+				if a != nil {
+					_ = a.Close()
+				}
+				t.Fatalf("New: %T %v; want ErrInvalid instead of running in memory", a, err)
+			}
+			for _, want := range []string{app.EnvPersistenceModule + "=eventstoredb", app.EnvPersistenceModule + "=inmem"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say to set %s", err, want)
+				}
+			}
+			for k, v := range env {
+				if v != "" && k != app.EnvPersistenceModule && !strings.Contains(err.Error(), k) {
+					t.Errorf("error %q does not mention %s", err, k)
+				}
+			}
+		})
+	}
+
+	t.Run("from the process environment", func(t *testing.T) {
+		t.Setenv(app.EnvPersistenceModule, "")
+		t.Setenv(esdb.EnvURI, "localhost:2113")
+		for _, k := range []string{app.EnvCompressor, app.EnvCipherKey, app.EnvSnapshotting, esdb.EnvRootCertificates} {
+			t.Setenv(k, "")
+		}
+		if a, err := app.New(ctx, "A", nil); !errors.Is(err, ports.ErrInvalid) || !strings.Contains(err.Error(), esdb.EnvURI) {
+			if a != nil {
+				_ = a.Close()
+			}
+			t.Fatalf("New: %v, want ErrInvalid naming %s", err, esdb.EnvURI)
+		}
+	})
+
+	// Choosing memory explicitly, or passing a recorder, is not refused.
+	for name, o := range map[string]*app.Options{
+		"inmem named": {Env: cleanEnv(map[string]string{app.EnvPersistenceModule: "inmem", esdb.EnvURI: "localhost:2113"})},
+		"recorder":    {Recorder: inmem.New(), Env: cleanEnv(map[string]string{esdb.EnvURI: "localhost:2113"})},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, err := app.New(ctx, "A", o)
+			must(t, err)
+			defer a.Close()
+			if _, ok := a.Recorder().(*inmem.Recorder); !ok {
+				t.Errorf("recorder %T, want the in-memory one", a.Recorder())
+			}
+		})
+	}
+}

@@ -12,10 +12,19 @@
 //     every N events of a type), exposes the [NotificationLog], and is
 //     configured from an environment map merged over the process
 //     environment (PERSISTENCE_MODULE, COMPRESSOR, CIPHER_KEY, ...).
+//     EVENTSTOREDB_URI without PERSISTENCE_MODULE is a configuration
+//     error rather than a silent run in memory.
 //   - A [Repository] rebuilds aggregates from their latest snapshot and
 //     later events, at the latest version or a given one.
 //   - The mapper turns domain events into stored events: JSON, then
 //     optional zlib compression, then optional AES-GCM encryption.
+//     Decompression stops at [Options].MaxDecompressedSize.
+//
+// Nothing is stored that cannot be read back whole. Events and aggregate
+// snapshots are encoded with encoding/json, which skips unexported fields:
+// [RegisterEvent] refuses an event type with state JSON would not store
+// (see [LossyTypeError]), and an aggregate whose own state JSON would not
+// store is snapshotted only if it implements [Snapshotter].
 //
 // Versions start at 0 by default, like EventStoreDB stream revisions; a
 // Type may start at another version on stores that allow it.

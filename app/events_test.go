@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -246,5 +247,28 @@ func TestFailingUpcasterFailsTheRead(t *testing.T) {
 	_, err := app.NewRepository(a, failing, nil).Get(ctx, old.ID())
 	if !errors.Is(err, app.ErrDecode) || !strings.Contains(err.Error(), "no way to migrate") || !strings.Contains(err.Error(), topicPet) {
 		t.Errorf("Get: %v, want ErrDecode with the upcaster's reason and the topic", err)
+	}
+}
+
+// measured holds a float, which JSON cannot write when it is not a number.
+type measured struct{ Value float64 }
+
+func (e measured) Apply(b *box) { b.Last = e }
+
+func TestSavingAnEventJSONCannotWriteFailsAndStoresNothing(t *testing.T) {
+	ctx := context.Background()
+	rec := inmem.New()
+	a := newApp(t, rec, nil)
+	typ := newBoxType()
+	app.RegisterEvent[measured](typ, "test.Measured")
+	b := typ.Create(measured{Value: 1})
+	app.Trigger(b, measured{Value: math.NaN()})
+	_, err := a.Save(ctx, b)
+	var unsupported *json.UnsupportedValueError
+	if !errors.Is(err, ports.ErrInvalid) || !errors.As(err, &unsupported) || !strings.Contains(err.Error(), "test.Measured") {
+		t.Fatalf("Save of a NaN: %v, want ports.ErrInvalid wrapping the JSON error and naming the topic", err)
+	}
+	if n := len(storedEvents(t, rec, b.ID())); n != 0 || b.PendingEvents() != 2 {
+		t.Errorf("%d events stored and %d pending after a refused save, want 0 and 2", n, b.PendingEvents())
 	}
 }

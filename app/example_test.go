@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -264,3 +265,77 @@ func ExampleNotificationLog_After() {
 	// 2 example.TrickAdded 1
 	// 3 example.TrickAdded 2
 }
+
+// Kennel keeps its dogs' names in an unexported map, which JSON would not
+// store: it implements app.Snapshotter to snapshot them itself.
+type Kennel struct {
+	app.Aggregate
+	names map[string]bool
+}
+
+// MarshalSnapshot returns the kennel's own state.
+func (k *Kennel) MarshalSnapshot() ([]byte, error) { return json.Marshal(k.names) }
+
+// UnmarshalSnapshot restores what MarshalSnapshot returned.
+func (k *Kennel) UnmarshalSnapshot(b []byte) error { return json.Unmarshal(b, &k.names) }
+
+// Admitted is a kennel's event; its fields are exported, as RegisterEvent
+// requires of what JSON must store.
+type Admitted struct {
+	Name string `json:"name"`
+}
+
+// Apply records the dog in the kennel.
+func (e Admitted) Apply(k *Kennel) {
+	if k.names == nil {
+		k.names = map[string]bool{}
+	}
+	k.names[e.Name] = true
+}
+
+func ExampleSnapshotter() {
+	ctx := context.Background()
+	kennels := app.NewType("Kennel", func() *Kennel { return new(Kennel) }, &app.TypeOptions{SnapshotEvery: 2})
+	app.RegisterEvent[Admitted](kennels, "example.Admitted")
+
+	a := openExample(ctx) // IS_SNAPSHOTTING_ENABLED=y
+	defer a.Close()
+	k := kennels.Create(Admitted{Name: "Fido"})
+	app.Trigger(k, Admitted{Name: "Rex"})
+	if _, err := a.Save(ctx, k); err != nil { // a snapshot at version 1
+		log.Fatal(err)
+	}
+	got, err := app.NewRepository(a, kennels, nil).Get(ctx, k.ID())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(got.names), got.names["Fido"], got.names["Rex"])
+
+	// Pen is the same without MarshalSnapshot and UnmarshalSnapshot: its
+	// snapshots would lose the names, so none is taken.
+	pens := app.NewType("Pen", func() *Pen { return new(Pen) }, nil)
+	app.RegisterEvent[PenBuilt](pens, "example.PenBuilt")
+	pen := pens.CreateWithID(uuid.MustParse("6ba7b810-9dad-11d1-80b4-00c04fd430c8"), PenBuilt{})
+	if _, err := a.Save(ctx, pen); err != nil {
+		log.Fatal(err)
+	}
+	err = a.TakeSnapshot(ctx, pen)
+	fmt.Println(errors.Is(err, app.ErrLossyType))
+	fmt.Println(err)
+	// Output:
+	// 2 true true
+	// true
+	// snapshot of 6ba7b810-9dad-11d1-80b4-00c04fd430c8: app: *app_test.Pen would lose state as JSON: field .names is unexported: JSON neither writes nor reads it (export it, tag it `json:"-"` to exclude it on purpose, or give its type MarshalJSON and UnmarshalJSON); or implement app.Snapshotter to snapshot it whole
+}
+
+// Pen keeps names as Kennel does, but is not a Snapshotter.
+type Pen struct {
+	app.Aggregate
+	names map[string]bool
+}
+
+// PenBuilt is a pen's first event.
+type PenBuilt struct{}
+
+// Apply makes the pen's names.
+func (PenBuilt) Apply(p *Pen) { p.names = map[string]bool{} }

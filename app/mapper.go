@@ -9,10 +9,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/streamwright/eventsourcing/ports"
 )
 
 // mapper turns an event's payload into stored bytes and back: JSON
@@ -20,13 +23,17 @@ import (
 // optional AES-GCM encryption; reading reverses it.
 type mapper struct {
 	compress bool
-	aead     cipher.AEAD // nil: no encryption
+	// maxSize bounds the bytes decompression may yield, so that a few
+	// stored bytes cannot expand into gigabytes of memory.
+	maxSize int64
+	aead    cipher.AEAD // nil: no encryption
 }
 
 // newMapper returns a mapper; key, when not empty, is an AES key of 16, 24
-// or 32 bytes.
-func newMapper(compress bool, key []byte) (*mapper, error) {
-	m := &mapper{compress: compress}
+// or 32 bytes; maxSize, when compressing, is the most bytes a stored state
+// may decompress to.
+func newMapper(compress bool, key []byte, maxSize int64) (*mapper, error) {
+	m := &mapper{compress: compress, maxSize: maxSize}
 	if len(key) > 0 {
 		block, err := aes.NewCipher(key)
 		if err != nil {
@@ -43,8 +50,15 @@ func newMapper(compress bool, key []byte) (*mapper, error) {
 // seal and open return their argument.
 func (m *mapper) identity() bool { return !m.compress && m.aead == nil }
 
+// seal compresses and encrypts b as configured. It refuses, with
+// ports.ErrInvalid, to compress more bytes than open would decompress:
+// they could be stored but never read.
 func (m *mapper) seal(b []byte) ([]byte, error) {
 	if m.compress {
+		if int64(len(b)) > m.maxSize {
+			return nil, fmt.Errorf("%w: app: %d bytes to compress, more than the %d that MaxDecompressedSize lets a read decompress",
+				ports.ErrInvalid, len(b), m.maxSize)
+		}
 		var buf bytes.Buffer
 		w := zlib.NewWriter(&buf)
 		if _, err := w.Write(b); err != nil {
@@ -81,8 +95,13 @@ func (m *mapper) open(b []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: decompression failed: %v", ErrDecode, err)
 		}
-		if b, err = io.ReadAll(r); err != nil {
+		// One byte more than the bound tells a state beyond it from one
+		// of exactly its size, without reading, or holding, the rest.
+		if b, err = io.ReadAll(io.LimitReader(r, min(m.maxSize, math.MaxInt64-1)+1)); err != nil {
 			return nil, fmt.Errorf("%w: decompression failed: %v", ErrDecode, err)
+		}
+		if int64(len(b)) > m.maxSize {
+			return nil, fmt.Errorf("%w: decompression stopped: the state expands beyond MaxDecompressedSize (%d bytes)", ErrDecode, m.maxSize)
 		}
 	}
 	return b, nil
@@ -96,7 +115,8 @@ type envelope struct {
 }
 
 // snapshotEnvelope is a stored snapshot before compression and encryption:
-// the base's fields and the aggregate's own, exported, fields.
+// the base's fields, and the aggregate's own state: a JSON object of its
+// fields, or a JSON string of what a Snapshotter's MarshalSnapshot gave.
 type snapshotEnvelope struct {
 	ID       string          `json:"id"`
 	Created  time.Time       `json:"created"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"math"
 	"strconv"
 	"strings"
 
@@ -27,8 +28,9 @@ type Section struct {
 	// Python library, stop only sets their number: stores whose ids have
 	// gaps (EventStoreDB) have fewer ids than notifications in a range.
 	Items []ports.Notification
-	// NextID is the ID of the following section, of as many items, or ""
-	// when this one was not full (the end of the log as it stands).
+	// NextID is the ID of the following section, of as many items (fewer
+	// only where the ids run out at 2^64-1), or "" when this one was not
+	// full (the end of the log as it stands) or ended at the largest id.
 	NextID string
 }
 
@@ -53,9 +55,11 @@ func (l *NotificationLog) Section(ctx context.Context, id string) (Section, erro
 		return Section{}, err
 	}
 	s := Section{ID: id, Items: items}
-	if len(items) == limit {
-		next := items[len(items)-1].ID + 1
-		s.NextID = fmt.Sprintf("%d,%d", next, next+uint64(limit)-1)
+	// No id follows the largest one; near it, the next section is cut
+	// short rather than wrap around to an id that is not "start,stop".
+	if len(items) == limit && items[limit-1].ID < math.MaxUint64 {
+		next := items[limit-1].ID + 1
+		s.NextID = fmt.Sprintf("%d,%d", next, next+min(uint64(limit)-1, math.MaxUint64-next))
 	}
 	return s, nil
 }

@@ -38,11 +38,18 @@ type cached struct {
 	state   []byte
 }
 
-// NewRepository returns the repository of aggregates of type t in app.
+// NewRepository returns the repository of aggregates of type t in app. It
+// panics with a *LossyTypeError if opts.CacheSize is positive and the
+// cache, which holds aggregates in snapshot form, would not hold their
+// whole state (see NewType and Snapshotter), as repositories are made at
+// start-up.
 func NewRepository[A Root](app *Application, t *Type[A], opts *RepositoryOptions) *Repository[A] {
 	r := &Repository[A]{app: app, t: t, cache: map[uuid.UUID]cached{}}
 	if opts != nil {
 		r.opts = *opts
+	}
+	if r.opts.CacheSize > 0 && t.lossy != nil {
+		panic(t.lossy)
 	}
 	return r
 }
@@ -72,13 +79,19 @@ func (r *Repository[A]) get(ctx context.Context, id uuid.UUID, through *uint64) 
 		c, ok := r.cache[id]
 		r.mu.Unlock()
 		if ok {
-			if err := r.restore(agg, c.version, c.state); err != nil {
+			restored, err := restoreSnapshot(agg, c.version, c.state)
+			if err != nil {
 				return zero, err
 			}
-			loaded, after = true, ports.Version(c.version)
+			if restored {
+				loaded, after = true, ports.Version(c.version)
+			}
 		}
 	}
-	if !loaded && r.app.snapshots != nil {
+	// Snapshots of an aggregate whose state they cannot hold in full
+	// (taken before TakeSnapshot refused them) are not read: its events
+	// give the whole state.
+	if !loaded && r.app.snapshots != nil && r.t.lossy == nil {
 		s, ok, err := r.app.snapshots.LatestSnapshot(ctx, id, through)
 		if err != nil {
 			return zero, err
@@ -88,10 +101,12 @@ func (r *Repository[A]) get(ctx context.Context, id uuid.UUID, through *uint64) 
 			if err != nil {
 				return zero, fmt.Errorf("snapshot of %s at version %d: %w", id, s.OriginatorVersion, err)
 			}
-			if err := r.restore(agg, s.OriginatorVersion, raw); err != nil {
+			if loaded, err = restoreSnapshot(agg, s.OriginatorVersion, raw); err != nil {
 				return zero, err
 			}
-			loaded, after = true, ports.Version(s.OriginatorVersion)
+			if loaded {
+				after = ports.Version(s.OriginatorVersion)
+			}
 		}
 	}
 	d := getPayloadDecoder()
@@ -122,7 +137,7 @@ func (r *Repository[A]) get(ctx context.Context, id uuid.UUID, through *uint64) 
 		return zero, fmt.Errorf("%w: %s %s has no version %d (it is at %d)", ErrNotFound, r.t.name, id, *through, b.version)
 	}
 	if through == nil && r.opts.CacheSize > 0 {
-		if state, err := r.stateOf(agg); err == nil {
+		if state, err := snapshotState(agg); err == nil {
 			r.remember(id, cached{version: b.version, state: state})
 		}
 	}
@@ -180,29 +195,6 @@ func (r *Repository[A]) apply(d *payloadDecoder, agg A, et *eventType[A], se por
 		b.created = env.At
 	}
 	return nil
-}
-
-// restore sets agg from a snapshot-form state at version.
-func (r *Repository[A]) restore(agg A, version uint64, raw []byte) error {
-	b := agg.base()
-	var env snapshotEnvelope
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return fmt.Errorf("%w: snapshot of %s %s at version %d: %v", ErrDecode, r.t.name, b.id, version, err)
-	}
-	if err := json.Unmarshal(env.State, agg); err != nil {
-		return fmt.Errorf("%w: snapshot of %s %s at version %d: %v", ErrDecode, r.t.name, b.id, version, err)
-	}
-	b.version, b.created, b.modified = version, env.Created, env.Modified
-	return nil
-}
-
-func (r *Repository[A]) stateOf(agg A) ([]byte, error) {
-	b := agg.base()
-	state, err := json.Marshal(agg)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(snapshotEnvelope{ID: b.id.String(), Created: b.created, Modified: b.modified, State: state})
 }
 
 // remember caches c, evicting an arbitrary entry when full.

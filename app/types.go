@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sync"
 
@@ -19,6 +20,9 @@ type kind interface {
 	eventMetaOf(e any) (*eventMeta, error)
 	snapshotEvery() int
 	initialVersion() uint64
+	// lossyState reports why the aggregates' snapshots would not hold
+	// their whole state, or nil.
+	lossyState() *LossyTypeError
 }
 
 // TypeOptions configures an aggregate Type. The zero value, or nil, gives
@@ -42,6 +46,7 @@ type Type[A Root] struct {
 	name  string
 	make  func() A
 	opts  TypeOptions
+	lossy *LossyTypeError // of A's snapshots; nil when they hold it all
 	mu    sync.RWMutex
 	byTop map[string]*eventType[A]
 	byGo  map[reflect.Type]*eventType[A]
@@ -64,10 +69,24 @@ type eventType[A Root] struct {
 
 // NewType returns the Type of aggregates named name, made empty by newA
 // (for example func() *Dog { return new(Dog) }).
+//
+// Snapshots, and a Repository's cache, store an aggregate's own state (its
+// fields beside the embedded Aggregate) as encoding/json does, unless A
+// implements Snapshotter. When JSON would lose some of that state (see
+// LossyTypeError), NewType panics with a *LossyTypeError if
+// opts.SnapshotEvery is positive, as registration happens at start-up;
+// otherwise Application.TakeSnapshot refuses such aggregates and the
+// Repository reads no snapshot of them.
 func NewType[A Root](name string, newA func() A, opts *TypeOptions) *Type[A] {
 	t := &Type[A]{name: name, make: newA, byTop: map[string]*eventType[A]{}, byGo: map[reflect.Type]*eventType[A]{}}
 	if opts != nil {
 		t.opts = *opts
+	}
+	if at := reflect.TypeFor[A](); !at.Implements(snapshotterType) {
+		t.lossy = checkLossless(at, true)
+	}
+	if t.lossy != nil && t.opts.SnapshotEvery > 0 {
+		panic(t.lossy)
 	}
 	return t
 }
@@ -94,8 +113,16 @@ func Upcast(fn func(fields map[string]any) error) EventOption {
 // RegisterEvent registers the domain event type E of aggregates of type t
 // under topic, a stable name that is stored with every event, so renaming
 // the Go type never orphans stored events. It panics if the topic or the Go
-// type is registered twice, as registration happens at start-up.
+// type is registered twice, as registration happens at start-up, and with
+// a *LossyTypeError naming the field if encoding/json would not store E in
+// full (an unexported field, for example), as its events would then be
+// read back without it.
 func RegisterEvent[E Event[A], A Root](t *Type[A], topic string, opts ...EventOption) {
+	// Events are encoded from the value held in an interface, which is not
+	// addressable: JSON does not call E's pointer methods on it.
+	if err := checkLossless(reflect.TypeFor[E](), false); err != nil {
+		panic(err)
+	}
 	var o eventOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -141,6 +168,8 @@ func (t *Type[A]) typeName() string   { return t.name }
 func (t *Type[A]) snapshotEvery() int { return t.opts.SnapshotEvery }
 
 func (t *Type[A]) initialVersion() uint64 { return t.opts.InitialVersion }
+
+func (t *Type[A]) lossyState() *LossyTypeError { return t.lossy }
 
 func (t *Type[A]) eventMetaOf(e any) (*eventMeta, error) {
 	t.mu.RLock()
@@ -193,6 +222,11 @@ func (et *eventType[A]) upcast(schema int, data []byte) ([]byte, error) {
 	dec.UseNumber()
 	if err := dec.Decode(&fields); err != nil {
 		return nil, fmt.Errorf("%w: topic %q: %v", ErrDecode, topic, err)
+	}
+	// A Decoder reads one value of a stream; what follows it would be
+	// dropped unseen, where json.Unmarshal refuses it.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: topic %q: data after the stored event's JSON object", ErrDecode, topic)
 	}
 	if fields == nil {
 		return nil, fmt.Errorf("%w: topic %q: the stored event is not a JSON object", ErrDecode, topic)
