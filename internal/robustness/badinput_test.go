@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	adapter "github.com/streamwright/eventsourcing/adapters/esdb"
+	"github.com/streamwright/eventsourcing/adapters/esdb/esdbtest"
 	"github.com/streamwright/eventsourcing/app"
 	"github.com/streamwright/eventsourcing/ports"
 )
@@ -32,6 +34,59 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+	t.Run("esdb-tls", func(t *testing.T) {
+		runCases(t, newTLSFixture(t), credentialCases)
+	})
+}
+
+// tlsUser and tlsPassword are the one user of the TLS fixture's server.
+const (
+	tlsUser     = "admin"
+	tlsPassword = "changeit-Xq7"
+)
+
+// newTLSFixture seeds an in-process server that serves TLS and requires
+// credentials, through a recorder that has the right ones.
+func newTLSFixture(t *testing.T) *fixture {
+	t.Helper()
+	if externalURI() != "" {
+		t.Skip("the credential cases need the in-process esdbtest server; EVENTSTOREDB_URI names another server")
+	}
+	tlsConf, err := esdbtest.NewTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, &esdbtest.Options{TLS: tlsConf, Users: map[string]string{tlsUser: tlsPassword}})
+	return newFixture(t, store{name: "esdb-tls", open: func(t *testing.T, application string) (ports.ApplicationRecorder, *esdbtest.Server) {
+		return esdbRecorder(t, srv.ConnectionStringAs(tlsUser, tlsPassword), application), srv
+	}})
+}
+
+// openAs opens the module "eventstoredb" for the fixture's application at
+// uri with root certificates ca, and tries to insert an event.
+func openAs(t *testing.T, f *fixture, uri, ca string) error {
+	env := cleanEnv(map[string]string{adapter.EnvURI: uri, adapter.EnvRootCertificates: ca})
+	rec, err := ports.Open(t.Context(), esdbModule, ports.Config{Application: f.app, Env: env})
+	if err != nil {
+		return err
+	}
+	defer rec.(interface{ Close() error }).Close()
+	_, err = rec.InsertEvents(t.Context(), events(f.c, 0, 1))
+	return err
+}
+
+var credentialCases = []badCase{
+	{name: "insert/wrong password", call: func(t *testing.T, f *fixture) error {
+		return openAs(t, f, f.srv.ConnectionStringAs(tlsUser, "wrong-"+tlsPassword), "")
+	}, is: []error{ports.ErrInvalid, adapter.ErrAccessDenied}, isNot: []error{ports.ErrUnavailable}, portsError: true,
+		hide: []string{"wrong-" + tlsPassword}},
+	{name: "insert/unknown user", call: func(t *testing.T, f *fixture) error {
+		return openAs(t, f, f.srv.ConnectionStringAs("nobody", tlsPassword), "")
+	}, is: []error{ports.ErrInvalid, adapter.ErrAccessDenied}, isNot: []error{ports.ErrUnavailable}, portsError: true,
+		hide: []string{tlsPassword}},
+	{name: "insert/no credentials", call: func(t *testing.T, f *fixture) error {
+		return openAs(t, f, strings.Replace(f.srv.ConnectionStringAs(tlsUser, tlsPassword), tlsUser+":"+tlsPassword+"@", "", 1), "")
+	}, is: []error{ports.ErrInvalid, adapter.ErrAccessDenied}, isNot: []error{ports.ErrUnavailable}, portsError: true},
 }
 
 // withTopic returns e with another topic.
@@ -88,6 +143,12 @@ var recorderCases = []badCase{
 		call: func(t *testing.T, f *fixture) error {
 			return f.insert(t, event(f.c, 0, "T"), event(f.a, 0, "T"))
 		}, is: []error{ports.ErrConcurrency}, portsError: true},
+	{name: "insert/event over the server's append size", only: "esdb", // the in-memory store has no size limit
+		call: func(t *testing.T, f *fixture) error {
+			e := event(f.c, 0, "T")
+			e.State = make([]byte, 2<<20) // EventStoreDB's default limit is 1 MiB
+			return f.insert(t, e)
+		}, is: []error{ports.ErrInvalid}, isNot: []error{ports.ErrUnavailable}, portsError: true},
 	{name: "insert/cancelled context", call: func(t *testing.T, f *fixture) error {
 		_, err := f.rec.InsertEvents(cancelled(t), events(f.c, 0, 1))
 		return err
