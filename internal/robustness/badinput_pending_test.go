@@ -17,13 +17,13 @@ import (
 	"github.com/streamwright/eventsourcing/ports"
 )
 
-// Bad input whose refusal is being added to the library: versions beyond
-// the largest a store can keep, versions that wrap around, reserved and
-// malformed topics, queries from the end of the id range, tracking streams
-// of different applications that must never meet, calls after Close, TLS
-// failures that retrying cannot cure, event types the JSON mapper cannot
-// store, configuration that names a store without choosing it, and
-// decompression bombs.
+// More input the library must refuse, and queries it must answer with
+// nothing: versions beyond the largest a store can keep, versions that wrap
+// around, reserved and malformed topics, queries from the end of the id
+// range, tracking of different applications that must never meet, calls
+// after Close, TLS failures that retrying cannot cure, event types the JSON
+// mapper cannot store, configuration that names a store without choosing
+// it, and decompression bombs.
 
 // TestBadInputPending runs the cases of this file like TestBadInput.
 func TestBadInputPending(t *testing.T) {
