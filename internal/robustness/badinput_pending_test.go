@@ -146,9 +146,10 @@ var pendingApplicationCases = []badCase{
 }
 
 // readBomb stores, in an in-memory application of its own that compresses,
-// an event of a few hundred KiB that inflates to inflated zero bytes, reads
-// it back, and fails the test when reading allocated half the inflated
-// size or more: reading the whole bomb allocates more than it inflates to.
+// a small event that inflates to inflated zero bytes (about a thousand
+// times its size), reads it back, and fails the test when reading allocated
+// half the inflated size or more: inflating the whole bomb allocates more
+// than its inflated size.
 func readBomb(t *testing.T, inflated int) error {
 	var buf bytes.Buffer
 	w, _ := zlib.NewWriterLevel(&buf, zlib.BestCompression)
