@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/gossip"
@@ -167,12 +168,13 @@ func (s *Server) Start() error {
 	if s.grpc != nil {
 		return nil
 	}
-	l, err := net.Listen("tcp", s.addr)
+	l, err := listen(s.addr)
 	if err != nil {
 		return fmt.Errorf("esdbtest: listen on %s: %w", s.addr, err)
 	}
 	s.addr = l.Addr().String() // fixes the port chosen for ":0"
-	s.lis = &trackingListener{Listener: l, conns: map[net.Conn]struct{}{}}
+	lis := &trackingListener{Listener: l, conns: map[net.Conn]struct{}{}}
+	s.lis = lis
 	opts := []grpc.ServerOption{
 		// The client pings every 10 s even without calls in flight.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
@@ -189,19 +191,38 @@ func (s *Server) Start() error {
 	serverfeatures.RegisterServerFeaturesServer(g, &featuresService{srv: s})
 	gossip.RegisterGossipServer(g, &gossipService{srv: s})
 	s.grpc = g
-	go func() { _ = g.Serve(s.lis) }()
+	// lis, not s.lis: this goroutine may run after a Stop and the next
+	// Start, and must not serve (or close) the next Start's listener.
+	go func() { _ = g.Serve(lis) }()
 	return nil
+}
+
+// listen listens on addr. On a restart the address is now and then still
+// taken right after Stop, for a few milliseconds on a busy machine, so that
+// is retried for up to a second.
+func listen(addr string) (net.Listener, error) {
+	deadline := time.Now().Add(time.Second)
+	for {
+		l, err := net.Listen("tcp", addr)
+		if err == nil || !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			return l, err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Stop stops serving and drops every connection, keeping the data, so that
 // Start can bring the same server back: a restart as clients see it.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	g := s.grpc
+	g, lis := s.grpc, s.lis
 	s.grpc = nil
 	s.mu.Unlock()
 	if g != nil {
 		g.Stop()
+		// gRPC closes only the listeners Serve has taken: one whose
+		// goroutine has not run yet would keep the address busy.
+		_ = lis.Close()
 	}
 }
 
