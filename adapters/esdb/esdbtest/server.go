@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/gossip"
@@ -103,6 +104,9 @@ type Server struct {
 	caughtUp bool
 	started  time.Time
 	id       [16]byte
+
+	// subscriptions counts the subscriptions being served.
+	subscriptions atomic.Int64
 
 	mu   sync.Mutex
 	addr string
