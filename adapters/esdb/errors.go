@@ -68,6 +68,12 @@ var (
 // classify returns the sentinel that err, an error of the official client,
 // belongs to, or nil for a wrong-expected-version (handled by callers).
 func classify(err error) error {
+	switch {
+	case errors.Is(err, ports.ErrClosed):
+		return ports.ErrClosed
+	case errors.Is(err, ErrStuck):
+		return ErrStuck
+	}
 	var e *esdb.Error
 	if !errors.As(err, &e) {
 		return grpcKind(err)
@@ -130,12 +136,12 @@ func clientClosed(err error) bool {
 
 // wrap turns err into the *ports.Error of operation op on aggregate id,
 // keeping err in the chain. A done ctx wins: its error is what the caller
-// asked for.
+// asked for, unless it is the recorder's own operation timeout.
 func wrap(ctx context.Context, op string, id uuid.UUID, err error) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil {
+	if cerr := ctx.Err(); cerr != nil && context.Cause(ctx) != errOperationTimeout {
 		return &ports.Error{Op: op, OriginatorID: id, Expected: ports.NoVersion, Actual: ports.NoVersion,
 			Err: fmt.Errorf("%w: %w", cerr, err)}
 	}

@@ -77,22 +77,24 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 	}
 	from = max(from, 1)
 	var page []ports.Notification
-	err := r.retry(ctx, func(cl *esdb.Client) error {
+	octx, cancel := r.bound(ctx)
+	defer cancel()
+	err := r.retry(octx, func() error {
 		page = page[:0]
-		end, err := r.lastPosition(ctx, cl)
+		end, err := r.lastPosition(octx)
 		if err != nil || end < from {
 			return err
 		}
 		filter, match := r.filter(q.Topics)
-		sub, err := guard(ctx, r, func() (*esdb.Subscription, error) {
+		sub, err := r.openSubscription(octx, func(ctx context.Context, cl *esdb.Client) (*esdb.Subscription, error) {
 			return cl.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: allFrom(from - 1), Filter: filter})
 		})
 		if err != nil {
 			return err
 		}
-		defer sub.Close()
+		defer sub.close()
 		for {
-			ev := sub.Recv()
+			ev := sub.recv(true)
 			switch {
 			case ev.EventAppeared != nil:
 				e := ev.EventAppeared.Event
@@ -128,15 +130,15 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 
 // lastPosition returns the commit position of the last record in $all, or 0
 // when it is empty.
-func (r *Recorder) lastPosition(ctx context.Context, cl *esdb.Client) (uint64, error) {
-	rs, err := guard(ctx, r, func() (*esdb.ReadStream, error) {
+func (r *Recorder) lastPosition(ctx context.Context) (uint64, error) {
+	rs, err := r.openRead(ctx, func(ctx context.Context, cl *esdb.Client) (*esdb.ReadStream, error) {
 		return cl.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
 	})
 	if err != nil {
 		return 0, err
 	}
-	defer rs.Close()
-	e, err := rs.Recv()
+	defer rs.close()
+	e, err := rs.recv()
 	if errors.Is(err, io.EOF) {
 		return 0, nil
 	}
@@ -157,22 +159,24 @@ func (r *Recorder) MaxNotificationID(ctx context.Context) (uint64, error) {
 	}
 	_, match := r.filter(nil)
 	var found uint64
-	err := r.retry(ctx, func(cl *esdb.Client) error {
+	octx, cancel := r.bound(ctx)
+	defer cancel()
+	err := r.retry(octx, func() error {
 		from := esdb.AllPosition(esdb.End{})
 		for {
 			start := from
-			rs, err := guard(ctx, r, func() (*esdb.ReadStream, error) {
+			rs, err := r.openRead(octx, func(ctx context.Context, cl *esdb.Client) (*esdb.ReadStream, error) {
 				return cl.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: start}, r.opts.scanPage())
 			})
 			if err != nil {
 				return err
 			}
 			n, last, err := func() (uint64, *esdb.RecordedEvent, error) {
-				defer rs.Close()
+				defer rs.close()
 				var last *esdb.RecordedEvent
 				var n uint64
 				for {
-					e, err := rs.Recv()
+					e, err := rs.recv()
 					if errors.Is(err, io.EOF) {
 						return n, last, nil
 					}
@@ -219,9 +223,8 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 				yield(ports.Notification{}, err)
 				return
 			}
-			cl := r.Client()
 			start := allFrom(pos) // not pos itself: an abandoned call may run late
-			sub, err := guard(ctx, r, func() (*esdb.Subscription, error) {
+			sub, err := r.openSubscription(ctx, func(ctx context.Context, cl *esdb.Client) (*esdb.Subscription, error) {
 				return cl.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: start, Filter: filter})
 			})
 			if err == nil {
@@ -235,7 +238,7 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 				yield(ports.Notification{}, wrap(ctx, "subscribe", uuid.Nil, err))
 				return
 			}
-			if failures >= r.opts.retries() || !r.canRetry(err, cl) {
+			if failures >= r.opts.retries() || !r.canRetry(err) {
 				yield(ports.Notification{}, wrap(ctx, "subscribe", uuid.Nil, err))
 				return
 			}
@@ -250,11 +253,12 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 
 // follow delivers a subscription's events until it drops (returning its
 // error) or the consumer stops (stop is true).
-func (r *Recorder) follow(ctx context.Context, sub *esdb.Subscription, pos *uint64, failures *int,
+func (r *Recorder) follow(ctx context.Context, sub *subscription, pos *uint64, failures *int,
 	match func(*esdb.RecordedEvent) (ports.Notification, bool), yield func(ports.Notification, error) bool) (stop bool, err error) {
-	defer sub.Close()
+	defer sub.close()
+	live := false // caught up: quiet is no sign of trouble any more
 	for {
-		ev := sub.Recv()
+		ev := sub.recv(!live)
 		switch {
 		case ev.EventAppeared != nil:
 			e := ev.EventAppeared.Event
@@ -270,6 +274,8 @@ func (r *Recorder) follow(ctx context.Context, sub *esdb.Subscription, pos *uint
 			*pos = e.Position.Commit
 		case ev.CheckPointReached != nil:
 			*pos = max(*pos, ev.CheckPointReached.Commit)
+		case ev.CaughtUp != nil:
+			live = true
 		case ev.SubscriptionDropped != nil:
 			return false, ev.SubscriptionDropped.Error
 		}

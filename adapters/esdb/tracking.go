@@ -157,6 +157,9 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 	if err := ports.CheckBatch(opInsert, events, false); err != nil {
 		return nil, err
 	}
+	caller := ctx
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	stream := r.names.tracking(t.ApplicationName)
 	claim := trackingRecord{Kind: kindClaim, ID: t.NotificationID, Expected: -1}
 	var id uuid.UUID
@@ -171,7 +174,7 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 	for attempt := 0; ; attempt++ {
 		rev, last, err := r.settled(ctx, stream)
 		if err != nil {
-			return nil, wrap(ctx, opInsertTracking, id, err)
+			return nil, wrap(caller, opInsertTracking, id, err)
 		}
 		if t.NotificationID <= last.Max {
 			return nil, ports.Errorf(opInsertTracking, id, ports.ErrIntegrity,
@@ -187,18 +190,18 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 			continue // another processor wrote first: look again
 		}
 		if err != nil {
-			return nil, wrap(ctx, opInsertTracking, id, err)
+			return nil, wrap(caller, opInsertTracking, id, err)
 		}
 		if len(events) == 0 {
 			return nil, nil
 		}
 		aborted, err := r.resolve(ctx, stream, rev+1, claim)
 		if err != nil {
-			return nil, wrap(ctx, opInsertTracking, id, err)
+			return nil, wrap(caller, opInsertTracking, id, err)
 		}
 		if aborted != nil {
 			if classify(aborted) == ErrStreamDeleted {
-				return nil, wrap(ctx, opInsert, id, aborted)
+				return nil, wrap(caller, opInsert, id, aborted)
 			}
 			return nil, conflict(opInsert, id, claim.Expected, aborted)
 		}
@@ -221,7 +224,9 @@ func (r *Recorder) MaxTrackingID(ctx context.Context, application string) (uint6
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	_, rec, err := r.settled(ctx, r.names.tracking(application))
+	octx, cancel := r.bound(ctx)
+	defer cancel()
+	_, rec, err := r.settled(octx, r.names.tracking(application))
 	if err != nil {
 		return 0, wrap(ctx, "max tracking id", uuid.Nil, err)
 	}
