@@ -69,6 +69,7 @@ func newRecorder(t *testing.T, c *esdb.Client, app string, opts *adapter.Options
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = r.Close() })
 	return r
 }
 

@@ -15,6 +15,7 @@ type faults struct {
 	mu          sync.Mutex
 	lostAnswers int
 	delay       time.Duration
+	subDelay    time.Duration
 	// stalled is closed when the server answers again; nil while it does.
 	stalled chan struct{}
 }
@@ -36,6 +37,19 @@ func (f *faults) wait(ctx context.Context) error {
 	f.mu.Lock()
 	d := f.delay
 	f.mu.Unlock()
+	return sleepCtx(ctx, d)
+}
+
+// waitSubscribe delays the start of a subscription by the injected delay,
+// or until ctx ends.
+func (f *faults) waitSubscribe(ctx context.Context) error {
+	f.mu.Lock()
+	d := f.subDelay
+	f.mu.Unlock()
+	return sleepCtx(ctx, d)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
@@ -143,6 +157,14 @@ func (s *Server) DropConnections() {
 func (s *Server) FailNextAppends(n int) {
 	s.faults.mu.Lock()
 	s.faults.lostAnswers = n
+	s.faults.mu.Unlock()
+}
+
+// DelaySubscriptions delays the start of every subscription by d, before
+// its confirmation (0 removes the delay); other calls answer at once.
+func (s *Server) DelaySubscriptions(d time.Duration) {
+	s.faults.mu.Lock()
+	s.faults.subDelay = d
 	s.faults.mu.Unlock()
 }
 
