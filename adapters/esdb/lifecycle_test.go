@@ -260,7 +260,9 @@ func TestTransientErrorsLeakNothing(t *testing.T) {
 	eventually(t, 10*time.Second, func() bool { return srv.OpenConnections() == 0 },
 		func() string { return fmt.Sprintf("%d connections open after Close", srv.OpenConnections()) })
 	eventually(t, 10*time.Second, func() bool { return runtime.NumGoroutine() <= base },
-		func() string { return fmt.Sprintf("%d goroutines after Close, %d before the recorder", runtime.NumGoroutine(), base) })
+		func() string {
+			return fmt.Sprintf("%d goroutines after Close, %d before the recorder", runtime.NumGoroutine(), base)
+		})
 }
 
 // TestAbandonedSubscriptionsAreClosed: subscription starts that answer
