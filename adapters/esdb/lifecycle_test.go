@@ -139,11 +139,9 @@ func TestCloseWithCallsInFlight(t *testing.T) {
 					}
 				}()
 			}
-			if down {
-				time.Sleep(1500 * time.Millisecond) // the client gives up its search after about a second
-			} else {
-				time.Sleep(100 * time.Millisecond)
-			}
+			// With the server down, the calls wait inside the client while
+			// it searches for its node (about a second).
+			time.Sleep(300 * time.Millisecond)
 			closed.Store(true)
 			finishes(t, "Close", 30*time.Second, func() {
 				if err := r.Close(); err != nil {
