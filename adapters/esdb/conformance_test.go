@@ -51,7 +51,11 @@ func TestConformance(t *testing.T) {
 	h := conformance.Harness{
 		Name: "eventstoredb",
 		NewRecorder: func(context.Context) (ports.ApplicationRecorder, error) {
-			return adapter.New(client, "conformance"+uuid.NewString()[:8], nil)
+			r, err := adapter.New(client, "conformance"+uuid.NewString()[:8], nil)
+			if err == nil {
+				t.Cleanup(func() { _ = r.Close() })
+			}
+			return r, err
 		},
 		Capabilities: adapter.Capabilities,
 		WriteForeign: func(ctx context.Context) error {
