@@ -34,7 +34,7 @@ func guard[T any](ctx context.Context, r *Recorder, f func(context.Context, *esd
 		stop()
 		cancel(context.Canceled)
 		if ctx.Err() != nil {
-			return zero, nil, ctx.Err()
+			return zero, nil, context.Cause(ctx)
 		}
 		return zero, nil, err
 	}
@@ -79,7 +79,7 @@ func guard[T any](ctx context.Context, r *Recorder, f func(context.Context, *esd
 	}
 	err = context.Cause(actx)
 	if ctx.Err() != nil {
-		err = ctx.Err()
+		err = context.Cause(ctx) // the caller's, or the recorder's operation timeout
 	}
 	if state.CompareAndSwap(0, 2) {
 		cancel(err)
