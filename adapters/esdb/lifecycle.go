@@ -321,6 +321,8 @@ func (s *readStream) close() {
 type subscription struct {
 	sub *esdb.Subscription
 	l   *lease
+	// progressed records that a message arrived: the subscription worked.
+	progressed bool
 }
 
 // recv returns the subscription's next event. With watch, it waits at most
@@ -340,6 +342,8 @@ func (s *subscription) recv(watch bool) *esdb.SubscriptionEvent {
 	}
 	if d := ev.SubscriptionDropped; d != nil {
 		d.Error = s.l.failure(d.Error)
+	} else {
+		s.progressed = true
 	}
 	return ev
 }

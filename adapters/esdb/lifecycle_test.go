@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -420,4 +421,35 @@ func TestIdleLiveSubscriptionKeepsWorking(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectDelivered(t, "after the quiet", sub, evs[2:], 0)
+}
+
+// TestIdleSubscriptionOnServerWithoutCaughtUp: servers before 23.10 send no
+// caught-up message, so a subscription cannot tell the end of its catch-up
+// from a stall; a quiet live subscription there is restarted from its
+// position after each Options.CallTimeout of quiet, which is never counted
+// as a failure: it reports no error, loses and repeats nothing.
+func TestIdleSubscriptionOnServerWithoutCaughtUp(t *testing.T) {
+	if os.Getenv(adapter.EnvURI) != "" {
+		t.Skip("needs the in-process esdbtest server speaking an old version; EVENTSTOREDB_URI names a real EventStoreDB")
+	}
+	srv, err := esdbtest.NewServer(&esdbtest.Options{Version: "22.10.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	ctx := testCtx(t)
+	r := openOwned(t, srv, appName("old"), &adapter.Options{CallTimeout: 100 * time.Millisecond, Retries: 2, RetryDelay: 10 * time.Millisecond}, nil)
+	id := uuid.New()
+	evs := eventsOf(id, 0, 3, "old")
+	if _, err := r.InsertEvents(ctx, evs[:2]); err != nil {
+		t.Fatal(err)
+	}
+	sub := follow(r.Subscribe(ctx, 0))
+	expectDelivered(t, "catch-up", sub, evs[:2], 0)
+	expectQuiet(t, "idle", sub, 2*time.Second) // 20 times the call timeout, 10 times the retries
+	if _, err := r.InsertEvents(ctx, evs[2:]); err != nil {
+		t.Fatal(err)
+	}
+	expectDelivered(t, "after the quiet", sub, evs[2:], 0)
+	expectQuiet(t, "after the last event", sub, 300*time.Millisecond)
 }

@@ -233,6 +233,12 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 				if stop {
 					return
 				}
+				if sub.progressed && errors.Is(err, ErrStuck) {
+					// Quiet after progress: a server that sends no
+					// caught-up message (before 23.10) went live
+					// unnoticed. Resubscribing is no failure.
+					failures = 0
+				}
 			}
 			if ctx.Err() != nil {
 				yield(ports.Notification{}, wrap(ctx, "subscribe", uuid.Nil, err))
