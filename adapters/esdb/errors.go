@@ -145,8 +145,13 @@ func wrap(ctx context.Context, op string, id uuid.UUID, err error) error {
 		return &ports.Error{Op: op, OriginatorID: id, Expected: ports.NoVersion, Actual: ports.NoVersion,
 			Err: fmt.Errorf("%w: %w", cerr, err)}
 	}
+	k := classify(err)
+	if k == ErrStuck || k == ports.ErrClosed {
+		// err carries its class already, first: no need to say it twice.
+		return &ports.Error{Op: op, OriginatorID: id, Expected: ports.NoVersion, Actual: ports.NoVersion, Err: err}
+	}
 	return &ports.Error{Op: op, OriginatorID: id, Expected: ports.NoVersion, Actual: ports.NoVersion,
-		Err: fmt.Errorf("%w: %w", classify(err), err)}
+		Err: fmt.Errorf("%w: %w", k, err)}
 }
 
 // wevActual matches the client's wrong-expected-version message, the only
