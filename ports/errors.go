@@ -51,6 +51,12 @@ var (
 	// because recorders refuse a repeated write with ErrConcurrency rather
 	// than store it twice.
 	ErrUnavailable error = &sentinel{msg: "eventsourcing: store unavailable"}
+
+	// ErrClosed reports a call made on a recorder after its Close, or cut
+	// short by it. It is not transient: retrying on the same recorder fails
+	// the same way. A write cut short by Close may or may not have taken
+	// effect.
+	ErrClosed error = &sentinel{msg: "eventsourcing: recorder closed"}
 )
 
 // NoVersion stands for "the aggregate has no stored events" in the Expected

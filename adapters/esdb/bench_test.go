@@ -136,6 +136,11 @@ func newBenchEnv(b *testing.B, ctx context.Context) *benchEnv {
 }
 
 func (e *benchEnv) close() {
+	for _, r := range []*adapter.Recorder{e.rec, e.recOmit} {
+		if r != nil {
+			_ = r.Close()
+		}
+	}
 	if e.client != nil {
 		_ = e.client.Close()
 	}

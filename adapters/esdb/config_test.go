@@ -131,10 +131,14 @@ func TestConfigOpenByModuleName(t *testing.T) {
 	t.Run("Close leaves a client passed to New open", func(t *testing.T) {
 		c := dialClient(t, srv.ConnectionString(), "")
 		r := newRecorder(t, c, appName("owned"), nil)
+		roundTrip(t, ctx, r)
 		if err := r.Close(); err != nil {
 			t.Fatal(err)
 		}
-		roundTrip(t, ctx, r)
+		if _, err := c.AppendToStream(ctx, "after-close-"+uuid.NewString(), esdb.AppendToStreamOptions{},
+			esdb.EventData{EventType: "X", ContentType: esdb.ContentTypeJson, Data: []byte(`{}`)}); err != nil {
+			t.Fatalf("the client passed to New, after the recorder's Close: %v", err)
+		}
 	})
 }
 

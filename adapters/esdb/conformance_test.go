@@ -51,10 +51,23 @@ func TestConformance(t *testing.T) {
 	h := conformance.Harness{
 		Name: "eventstoredb",
 		NewRecorder: func(context.Context) (ports.ApplicationRecorder, error) {
-			return adapter.New(client, "conformance"+uuid.NewString()[:8], nil)
+			app := "conformance" + uuid.NewString()[:8]
+			if srv != nil {
+				// A recorder that owns its client: Disrupt's dropped
+				// connections would make a shared one leak its connection.
+				return openOwned(t, srv, app, nil, nil), nil
+			}
+			r, err := adapter.New(client, app, nil)
+			if err == nil {
+				t.Cleanup(func() { _ = r.Close() })
+			}
+			return r, err
 		},
 		Capabilities: adapter.Capabilities,
 		WriteForeign: func(ctx context.Context) error {
+			if srv != nil {
+				return writeForeign(ctx, verifier(t, srv))
+			}
 			return writeForeign(ctx, client)
 		},
 		Scale: 0.3, // a real server over a network is slower than the in-process one

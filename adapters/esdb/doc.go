@@ -89,6 +89,44 @@
 // between the batch and its commit, readers may see the new events a moment
 // before HasTrackingID reports the upstream id.
 //
+// # Lifecycle, time limits and Close
+//
+// Close a Recorder when done with it. Close cuts short the calls in
+// progress and makes them, and every later call, fail with an error
+// matching ports.ErrClosed, which is not transient: a retry on the same
+// recorder fails the same way (a write cut short may or may not have taken
+// effect, as with any lost answer). Close returns once no call is inside the
+// official client any more, then closes the client if the recorder opened
+// it (NewFromConfig, the module registry); a client passed to New is left
+// open for its owner. Afterwards nothing of the recorder remains: no
+// goroutine, connection or subscription. Close does not wait for iterators
+// to be abandoned, so it may be called from inside a loop over one; the
+// loop then gets ports.ErrClosed. The one wait Close cannot cut short is a
+// client's search for its node in progress, which the client bounds
+// (MaxDiscoverAttempts times GossipTimeout at worst).
+//
+// The official client v4.2.0 panics when it is closed while a call is
+// inside it, leaks its gRPC connection and goroutines after every
+// Unavailable error, and blocks for good the calls that wait for a
+// connection when its search for a node fails. A recorder that opened its
+// client works around all three: it counts the calls inside the client,
+// replaces a client that is about to abandon its connection (the old one is
+// closed, with that connection, once its last call or stream ends), and
+// lets one call at a time wait for a new client's connection. Open
+// connections and goroutines therefore stay flat however many transient
+// errors occur. A client passed to New is its owner's, and keeps the
+// client's flaws: prefer NewFromConfig.
+//
+// Options.CallTimeout (default 10 s) bounds each wait for EventStoreDB
+// within an attempt: the client's answer to a call, the next event of a
+// read, the next message of a subscription while it catches up. An attempt
+// not answered in time is cancelled and fails with ErrStuck, which is
+// retried; whatever it returns late (a read, a subscription) is closed.
+// Options.OperationTimeout (default 30 s) bounds a whole operation, retries
+// included; SelectEvents is bounded up to its first event. A caught-up
+// subscription may stay quiet for as long as it likes: a dead connection
+// under it is found by gRPC keepalive and the subscription resumes.
+//
 // # Errors
 //
 // Client errors are mapped to the ports' sentinels with the client's
@@ -103,10 +141,12 @@
 //     status, no node found by discovery, a call aborted by the server;
 //   - ErrDeadline: the client's own deadline passed;
 //   - ErrNotLeader: a follower answered; the client reconnects to the leader;
-//   - ErrStuck: the client did not answer within Options.CallTimeout.
+//   - ErrStuck: no answer within Options.CallTimeout, or the operation did
+//     not end within Options.OperationTimeout.
 //
 // Permanent (retrying fails the same way; nothing was stored, except that
 // after ErrUnexpected it is unknown):
+//   - ports.ErrClosed: the recorder was closed;
 //   - ports.ErrConcurrency: wrong expected version;
 //   - ErrStreamDeleted (ports.ErrIntegrity): a tombstoned stream;
 //   - ports.ErrInvalid: input the store can never accept, such as a topic

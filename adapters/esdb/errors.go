@@ -100,10 +100,12 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, ErrStuck) {
+	switch {
+	case errors.Is(err, ports.ErrClosed):
+		return ports.ErrClosed
+	case errors.Is(err, ErrStuck):
 		return ErrStuck
-	}
-	if tlsProblem(err.Error()) {
+	case tlsProblem(err.Error()):
 		return ErrTLS
 	}
 	var e *esdb.Error
@@ -233,12 +235,12 @@ func clientClosed(err error) bool {
 
 // wrap turns err into the *ports.Error of operation op on aggregate id,
 // keeping err in the chain. A done ctx wins: its error is what the caller
-// asked for.
+// asked for, unless it is the recorder's own operation timeout.
 func wrap(ctx context.Context, op string, id uuid.UUID, err error) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil {
+	if cerr := ctx.Err(); cerr != nil && context.Cause(ctx) != errOperationTimeout {
 		return &ports.Error{Op: op, OriginatorID: id, Expected: ports.NoVersion, Actual: ports.NoVersion,
 			Err: fmt.Errorf("%w: %w", cerr, err)}
 	}

@@ -204,8 +204,7 @@ func TestErrorsTombstonedAggregate(t *testing.T) {
 func TestErrorsUnavailableServer(t *testing.T) {
 	_, srv := faultServer(t)
 	ctx := testCtx(t)
-	c := dialClient(t, srv.ConnectionString(), "")
-	r := newRecorder(t, c, appName("down"), &adapter.Options{Retries: 1, RetryDelay: 10 * time.Millisecond})
+	r := ownedRecorder(t, srv, appName("down"), &adapter.Options{Retries: 1, RetryDelay: 10 * time.Millisecond})
 	id := uuid.New()
 	if _, err := r.InsertEvents(ctx, eventsOf(id, 0, 1, "up")); err != nil {
 		t.Fatal(err)

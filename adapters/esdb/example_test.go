@@ -44,6 +44,7 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
+	defer rec.Close()
 	cart := uuid.MustParse("0b5c3f52-8d3e-4c1e-9a57-6a2f1e0d4c11")
 	ids, err := rec.InsertEvents(ctx, []ports.StoredEvent{
 		{OriginatorID: cart, OriginatorVersion: 0, Topic: "CartOpened", State: []byte(`{"owner":"ada"}`)},

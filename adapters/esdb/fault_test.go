@@ -69,7 +69,24 @@ func newRecorder(t *testing.T, c *esdb.Client, app string, opts *adapter.Options
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = r.Close() })
 	return r
+}
+
+// ownedRecorder returns a recorder of app that opens its own client on srv:
+// the official client leaks its connection after transient errors unless
+// the recorder owns it (see the package documentation), so tests that
+// inject such errors use these.
+func ownedRecorder(t *testing.T, srv *esdbtest.Server, app string, opts *adapter.Options) *adapter.Recorder {
+	t.Helper()
+	return openOwned(t, srv, app, opts, nil)
+}
+
+// verifier returns a fresh client of srv for checking what it stores once
+// faults are over: the test's first client may have lost its connection.
+func verifier(t *testing.T, srv *esdbtest.Server) *esdb.Client {
+	t.Helper()
+	return dialClient(t, srv.ConnectionString(), "")
 }
 
 func appName(prefix string) string { return prefix + uuid.NewString()[:8] }
@@ -210,7 +227,7 @@ func TestFaultLostAppendAnswerIsRetriedWithoutDuplicate(t *testing.T) {
 			c, srv := faultServer(t)
 			ctx := testCtx(t)
 			app := appName("lost")
-			r := newRecorder(t, c, app, &adapter.Options{RetryDelay: 5 * time.Millisecond})
+			r := ownedRecorder(t, srv, app, &adapter.Options{RetryDelay: 5 * time.Millisecond})
 			id := uuid.New()
 			var want []ports.StoredEvent
 			if tc.prior > 0 {
@@ -256,7 +273,7 @@ func TestFaultLostAppendAnswerIsRetriedWithoutDuplicate(t *testing.T) {
 		c, srv := faultServer(t)
 		ctx := testCtx(t)
 		app := appName("lost")
-		r := newRecorder(t, c, app, &adapter.Options{Retries: -1})
+		r := ownedRecorder(t, srv, app, &adapter.Options{Retries: -1})
 		id := uuid.New()
 		batch := eventsOf(id, 0, 2, "once")
 		srv.FailNextAppends(1)
@@ -347,10 +364,9 @@ func TestFaultRacingWritersAfterLostAnswer(t *testing.T) {
 	c, srv := faultServer(t)
 	ctx := testCtx(t)
 	app := appName("race")
-	c2 := dialClient(t, srv.ConnectionString(), "")
 	writers := []*adapter.Recorder{
-		newRecorder(t, c, app, &adapter.Options{RetryDelay: 5 * time.Millisecond}),
-		newRecorder(t, c2, app, &adapter.Options{RetryDelay: 5 * time.Millisecond}),
+		ownedRecorder(t, srv, app, &adapter.Options{RetryDelay: 5 * time.Millisecond}),
+		ownedRecorder(t, srv, app, &adapter.Options{RetryDelay: 5 * time.Millisecond}),
 	}
 	for round := range 6 {
 		id := uuid.New()
@@ -482,10 +498,10 @@ func TestFaultSubscribeSurvivesDropAndRestart(t *testing.T) {
 	c, srv := faultServer(t)
 	ctx := testCtx(t)
 	app := appName("survive")
-	r := newRecorder(t, c, app, nil)
+	r := ownedRecorder(t, srv, app, nil)
 	// A second client for the writers, so that a subscription's reconnection
 	// and a writer's are independent.
-	w := newRecorder(t, dialClient(t, srv.ConnectionString(), ""), app, nil)
+	w := ownedRecorder(t, srv, app, nil)
 	a, b := uuid.New(), uuid.New()
 	insert := func(evs []ports.StoredEvent) {
 		t.Helper()
@@ -614,10 +630,10 @@ func expectEndsWith(t *testing.T, name string, ch <-chan item, target error) err
 // server is gone for good ends with an error matching ports.ErrUnavailable
 // once its retries are spent, never with a silent end.
 func TestFaultSubscribeReportsServerThatNeverReturns(t *testing.T) {
-	c, srv := faultServer(t)
+	_, srv := faultServer(t)
 	ctx := testCtx(t)
 	app := appName("gone")
-	r := newRecorder(t, c, app, &adapter.Options{Retries: 2, RetryDelay: 10 * time.Millisecond})
+	r := ownedRecorder(t, srv, app, &adapter.Options{Retries: 2, RetryDelay: 10 * time.Millisecond})
 	evs := eventsOf(uuid.New(), 0, 2, "gone")
 	if _, err := r.InsertEvents(ctx, evs); err != nil {
 		t.Fatal(err)
@@ -711,13 +727,13 @@ func TestFaultTrackingExactlyOnceUnderCrash(t *testing.T) {
 		app := appName("crash")
 		p := tracked{eventsOf(uuid.New(), 0, 3, "policy"), ports.Tracking{ApplicationName: "upstream", NotificationID: 42}}
 		srv.FailNextAppends(1)
-		_, err := newRecorder(t, c, app, noRetries).InsertEventsWithTracking(ctx, p.events, p.t)
+		_, err := ownedRecorder(t, srv, app, noRetries).InsertEventsWithTracking(ctx, p.events, p.t)
 		if !errors.Is(err, ports.ErrUnavailable) {
 			t.Fatalf("the crashed call: got %v, want ErrUnavailable", err)
 		}
 		expectNoPendingFault(t, ctx, c)
-		restartAndProcess(t, ctx, newRecorder(t, c, app, nil), p)
-		expectSingleRun(t, ctx, c, newRecorder(t, c, app, nil), app, p)
+		restartAndProcess(t, ctx, ownedRecorder(t, srv, app, nil), p)
+		expectSingleRun(t, ctx, verifier(t, srv), ownedRecorder(t, srv, app, nil), app, p)
 	})
 
 	t.Run("the claim's answer is lost, then the batch's", func(t *testing.T) {
@@ -726,13 +742,13 @@ func TestFaultTrackingExactlyOnceUnderCrash(t *testing.T) {
 		app := appName("crash")
 		p := tracked{eventsOf(uuid.New(), 0, 2, "policy"), ports.Tracking{ApplicationName: "upstream", NotificationID: 7}}
 		srv.FailNextAppends(1)
-		if _, err := newRecorder(t, c, app, noRetries).InsertEventsWithTracking(ctx, p.events, p.t); !errors.Is(err, ports.ErrUnavailable) {
+		if _, err := ownedRecorder(t, srv, app, noRetries).InsertEventsWithTracking(ctx, p.events, p.t); !errors.Is(err, ports.ErrUnavailable) {
 			t.Fatalf("the first crashed call: got %v, want ErrUnavailable", err)
 		}
 		// The second process crashes too, after storing the batch and
 		// before recording the commit.
 		srv.FailNextAppends(1)
-		if _, err := newRecorder(t, c, app, noRetries).MaxTrackingID(ctx, "upstream"); !errors.Is(err, ports.ErrUnavailable) {
+		if _, err := ownedRecorder(t, srv, app, noRetries).MaxTrackingID(ctx, "upstream"); !errors.Is(err, ports.ErrUnavailable) {
 			t.Fatalf("the second crashed call: got %v, want ErrUnavailable", err)
 		}
 		expectNoPendingFault(t, ctx, c)
@@ -741,30 +757,30 @@ func TestFaultTrackingExactlyOnceUnderCrash(t *testing.T) {
 		if n := len(recordsInAll(t, ctx, c, aggregateStream(app, p.events[0].OriginatorID))); n != len(p.events) {
 			t.Fatalf("after the second crash %d events are stored, want the claimed batch of %d", n, len(p.events))
 		}
-		restartAndProcess(t, ctx, newRecorder(t, c, app, nil), p)
-		expectSingleRun(t, ctx, c, newRecorder(t, c, app, nil), app, p)
+		restartAndProcess(t, ctx, ownedRecorder(t, srv, app, nil), p)
+		expectSingleRun(t, ctx, verifier(t, srv), ownedRecorder(t, srv, app, nil), app, p)
 	})
 
 	t.Run("the same notification is processed again instead of asking first", func(t *testing.T) {
-		c, srv := faultServer(t)
+		_, srv := faultServer(t)
 		ctx := testCtx(t)
 		app := appName("crash")
 		p := tracked{eventsOf(uuid.New(), 0, 2, "policy"), ports.Tracking{ApplicationName: "upstream", NotificationID: 9}}
 		srv.FailNextAppends(1)
-		if _, err := newRecorder(t, c, app, noRetries).InsertEventsWithTracking(ctx, p.events, p.t); !errors.Is(err, ports.ErrUnavailable) {
+		if _, err := ownedRecorder(t, srv, app, noRetries).InsertEventsWithTracking(ctx, p.events, p.t); !errors.Is(err, ports.ErrUnavailable) {
 			t.Fatalf("the crashed call: got %v, want ErrUnavailable", err)
 		}
 		// A process that re-runs its policy (possibly producing other
 		// events) without asking MaxTrackingID must not store twice.
 		again := eventsOf(p.events[0].OriginatorID, 0, 2, "rerun")
-		_, err := newRecorder(t, c, app, nil).InsertEventsWithTracking(ctx, again, p.t)
+		_, err := ownedRecorder(t, srv, app, nil).InsertEventsWithTracking(ctx, again, p.t)
 		if err != nil && !errors.Is(err, ports.ErrIntegrity) {
 			t.Fatalf("processing the notification again: %v, want success or ErrIntegrity", err)
 		}
 		if err == nil {
 			p.events = again // the crashed run left nothing behind
 		}
-		expectSingleRun(t, ctx, c, newRecorder(t, c, app, nil), app, p)
+		expectSingleRun(t, ctx, verifier(t, srv), ownedRecorder(t, srv, app, nil), app, p)
 	})
 
 	t.Run("a lost answer with retries is invisible", func(t *testing.T) {
@@ -773,16 +789,16 @@ func TestFaultTrackingExactlyOnceUnderCrash(t *testing.T) {
 		app := appName("crash")
 		p := tracked{eventsOf(uuid.New(), 0, 2, "policy"), ports.Tracking{ApplicationName: "upstream", NotificationID: 3}}
 		srv.FailNextAppends(3)
-		ids, err := newRecorder(t, c, app, &adapter.Options{RetryDelay: 5 * time.Millisecond}).InsertEventsWithTracking(ctx, p.events, p.t)
+		ids, err := ownedRecorder(t, srv, app, &adapter.Options{RetryDelay: 5 * time.Millisecond}).InsertEventsWithTracking(ctx, p.events, p.t)
 		if err != nil {
 			t.Fatalf("InsertEventsWithTracking with lost answers and retries: %v", err)
 		}
 		expectNoPendingFault(t, ctx, c)
-		positions := expectStoredOnce(t, ctx, c, newRecorder(t, c, app, nil), app, p.events)
+		positions := expectStoredOnce(t, ctx, verifier(t, srv), ownedRecorder(t, srv, app, nil), app, p.events)
 		if !slices.Equal(ids, positions) {
 			t.Fatalf("notification ids %v, want %v", ids, positions)
 		}
-		expectSingleRun(t, ctx, c, newRecorder(t, c, app, nil), app, p)
+		expectSingleRun(t, ctx, verifier(t, srv), ownedRecorder(t, srv, app, nil), app, p)
 	})
 
 	// A crash at each stage: every call is delayed by d, and the caller's
@@ -793,7 +809,7 @@ func TestFaultTrackingExactlyOnceUnderCrash(t *testing.T) {
 		c, srv := faultServer(t)
 		ctx := testCtx(t)
 		app := appName("crash")
-		if _, err := newRecorder(t, c, app, nil).MaxTrackingID(ctx, "warmup"); err != nil {
+		if _, err := ownedRecorder(t, srv, app, nil).MaxTrackingID(ctx, "warmup"); err != nil {
 			t.Fatal(err)
 		}
 		const d = 150 * time.Millisecond
@@ -810,7 +826,7 @@ func TestFaultTrackingExactlyOnceUnderCrash(t *testing.T) {
 				defer wg.Done()
 				cctx, cancel := context.WithTimeout(ctx, time.Duration(2*k+1)*d/2)
 				defer cancel()
-				_, errs[k] = newRecorder(t, c, app, nil).InsertEventsWithTracking(cctx, runs[k].events, runs[k].t)
+				_, errs[k] = ownedRecorder(t, srv, app, nil).InsertEventsWithTracking(cctx, runs[k].events, runs[k].t)
 			}()
 		}
 		wg.Wait()
@@ -824,8 +840,8 @@ func TestFaultTrackingExactlyOnceUnderCrash(t *testing.T) {
 			t.Run(fmt.Sprint("stage", k), func(t *testing.T) {
 				n := len(recordsInAll(t, ctx, c, aggregateStream(app, p.events[0].OriginatorID)))
 				t.Logf("interrupted with %d of %d events stored", n, len(p.events))
-				restartAndProcess(t, ctx, newRecorder(t, c, app, nil), p)
-				expectSingleRun(t, ctx, c, newRecorder(t, c, app, nil), app, p)
+				restartAndProcess(t, ctx, ownedRecorder(t, srv, app, nil), p)
+				expectSingleRun(t, ctx, verifier(t, srv), ownedRecorder(t, srv, app, nil), app, p)
 			})
 		}
 	})

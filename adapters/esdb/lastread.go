@@ -49,9 +49,6 @@ type lastReader struct {
 	closed bool
 }
 
-// errReaderClosed reports a read after Close.
-var errReaderClosed = errors.New("eventstoredb: the recorder is closed")
-
 func newLastReader(conf *esdb.Configuration, window uint64) *lastReader {
 	return &lastReader{conf: conf, window: uint32(min(window, 1<<20))}
 }
@@ -78,7 +75,7 @@ func (l *lastReader) connection(ctx context.Context) (*grpc.ClientConn, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return nil, errReaderClosed
+		return nil, errClosed
 	}
 	if l.conn != nil {
 		return l.conn, nil

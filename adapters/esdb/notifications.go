@@ -113,22 +113,24 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 	}
 	from = max(from, 1)
 	var page []ports.Notification
-	err := r.retry(ctx, func(cl *esdb.Client) error {
+	octx, cancel := r.bound(ctx)
+	defer cancel()
+	err := r.retry(octx, func() error {
 		page = page[:0]
-		end, endMatches, err := r.lastPosition(ctx, cl, q.Topics)
+		end, endMatches, err := r.lastPosition(octx, q.Topics)
 		if err != nil || end < from {
 			return err
 		}
 		filter, match := r.filter(q.Topics)
-		sub, err := guard(ctx, r, func() (*esdb.Subscription, error) {
+		sub, err := r.openSubscription(octx, func(ctx context.Context, cl *esdb.Client) (*esdb.Subscription, error) {
 			return cl.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: allFrom(from - 1), Filter: filter})
 		})
 		if err != nil {
 			return err
 		}
-		defer sub.Close()
+		defer sub.close()
 		for {
-			ev := sub.Recv()
+			ev := sub.recv(true)
 			switch {
 			case ev.EventAppeared != nil:
 				e := ev.EventAppeared.Event
@@ -168,15 +170,15 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 // lastPosition returns the commit position of the last record in $all (0
 // when it is empty), and whether the server-side filter of a page with
 // topics delivers that record.
-func (r *Recorder) lastPosition(ctx context.Context, cl *esdb.Client, topics []string) (uint64, bool, error) {
-	rs, err := guard(ctx, r, func() (*esdb.ReadStream, error) {
+func (r *Recorder) lastPosition(ctx context.Context, topics []string) (uint64, bool, error) {
+	rs, err := r.openRead(ctx, func(ctx context.Context, cl *esdb.Client) (*esdb.ReadStream, error) {
 		return cl.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
 	})
 	if err != nil {
 		return 0, false, err
 	}
-	defer rs.Close()
-	e, err := rs.Recv()
+	defer rs.close()
+	e, err := rs.recv()
 	if errors.Is(err, io.EOF) {
 		return 0, false, nil
 	}
@@ -200,32 +202,36 @@ func (r *Recorder) MaxNotificationID(ctx context.Context) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	var found uint64
+	octx, cancel := r.bound(ctx)
+	defer cancel()
 	if r.last != nil {
-		for attempt := 0; ; attempt++ {
-			id, err := r.maxByFilter(ctx)
-			if err == nil || errors.Is(err, errReaderClosed) || ctx.Err() != nil || attempt >= r.opts.retries() || !retryable(err) || r.pause(ctx, attempt) != nil {
-				return id, wrap(ctx, "max notification id", uuid.Nil, err)
-			}
+		err := r.retry(octx, func() (err error) {
+			found, err = r.maxByFilter(octx)
+			return err
+		})
+		if err != nil {
+			return 0, wrap(octx, "max notification id", uuid.Nil, err)
 		}
+		return found, nil
 	}
 	_, match := r.filter(nil)
-	var found uint64
-	err := r.retry(ctx, func(cl *esdb.Client) error {
+	err := r.retry(octx, func() error {
 		from := esdb.AllPosition(esdb.End{})
 		for {
 			start := from
-			rs, err := guard(ctx, r, func() (*esdb.ReadStream, error) {
+			rs, err := r.openRead(octx, func(ctx context.Context, cl *esdb.Client) (*esdb.ReadStream, error) {
 				return cl.ReadAll(ctx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: start}, r.opts.scanPage())
 			})
 			if err != nil {
 				return err
 			}
 			n, last, err := func() (uint64, *esdb.RecordedEvent, error) {
-				defer rs.Close()
+				defer rs.close()
 				var last *esdb.RecordedEvent
 				var n uint64
 				for {
-					e, err := rs.Recv()
+					e, err := rs.recv()
 					if errors.Is(err, io.EOF) {
 						return n, last, nil
 					}
@@ -278,9 +284,8 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 				yield(ports.Notification{}, err)
 				return
 			}
-			cl := r.Client()
 			start := allFrom(pos) // not pos itself: an abandoned call may run late
-			sub, err := guard(ctx, r, func() (*esdb.Subscription, error) {
+			sub, err := r.openSubscription(ctx, func(ctx context.Context, cl *esdb.Client) (*esdb.Subscription, error) {
 				return cl.SubscribeToAll(ctx, esdb.SubscribeToAllOptions{From: start, Filter: filter})
 			})
 			if err == nil {
@@ -289,12 +294,18 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 				if stop {
 					return
 				}
+				if sub.progressed && errors.Is(err, ErrStuck) {
+					// Quiet after progress: a server that sends no
+					// caught-up message (before 23.10) went live
+					// unnoticed. Resubscribing is no failure.
+					failures = 0
+				}
 			}
 			if ctx.Err() != nil {
 				yield(ports.Notification{}, wrap(ctx, "subscribe", uuid.Nil, err))
 				return
 			}
-			if failures >= r.opts.retries() || !r.canRetry(err, cl) {
+			if failures >= r.opts.retries() || !r.canRetry(err) {
 				yield(ports.Notification{}, wrap(ctx, "subscribe", uuid.Nil, err))
 				return
 			}
@@ -309,12 +320,13 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 
 // follow delivers a subscription's events until it drops (returning its
 // error) or the consumer stops (stop is true).
-func (r *Recorder) follow(ctx context.Context, sub *esdb.Subscription, pos *uint64, failures *int,
+func (r *Recorder) follow(ctx context.Context, sub *subscription, pos *uint64, failures *int,
 	match func(*esdb.RecordedEvent) (ports.Notification, bool), yield func(ports.Notification, error) bool) (stop bool, err error) {
-	defer sub.Close()
+	defer sub.close()
 	var checkpoint uint64 // the last checkpoint, not yet trusted (see resumeAfter)
+	live := false         // caught up: quiet is no sign of trouble any more
 	for {
-		ev := sub.Recv()
+		ev := sub.recv(!live)
 		switch {
 		case ev.EventAppeared != nil:
 			e := ev.EventAppeared.Event
@@ -330,6 +342,8 @@ func (r *Recorder) follow(ctx context.Context, sub *esdb.Subscription, pos *uint
 			*pos = e.Position.Commit
 		case ev.CheckPointReached != nil:
 			*pos, checkpoint = resumeAfter(*pos, checkpoint, ev.CheckPointReached.Commit)
+		case ev.CaughtUp != nil:
+			live = true
 		case ev.SubscriptionDropped != nil:
 			return false, ev.SubscriptionDropped.Error
 		}

@@ -83,8 +83,8 @@ func TestCloseStopsClientReplacement(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = r.InsertEvents(ctx, eventsOf(uuid.New(), 0, 1, "closed"))
-	if !errors.Is(err, ports.ErrUnavailable) {
-		t.Fatalf("insert after Close: %v, want ErrUnavailable", err)
+	if !errors.Is(err, ports.ErrClosed) || errors.Is(err, ports.ErrUnavailable) {
+		t.Fatalf("insert after Close: %v, want ErrClosed and not ErrUnavailable (retrying cannot help)", err)
 	}
 	if r.Client() != before {
 		t.Fatal("the recorder replaced its client after Close")

@@ -10,6 +10,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -55,12 +56,22 @@ type Options struct {
 	// that do not need them save it. The recorder then does not report the
 	// NotificationIDsFromInsert capability.
 	OmitNotificationIDs bool
-	// CallTimeout bounds the wait for the official client to answer a
-	// call, beyond its own deadlines: the client can block a call for good
-	// when it fails to rediscover its node. A call not answered in time
-	// fails with ErrStuck (and is retried); a recorder that opened its own
-	// client then replaces it. Default 15 seconds.
+	// CallTimeout bounds each wait for an answer from EventStoreDB within
+	// one attempt, beyond the client's own deadlines: the official client's
+	// answer to a call, the next event of a read, the next message of a
+	// subscription while it catches up (a live subscription may stay quiet
+	// as long as it likes). An attempt not answered in time is abandoned,
+	// its call cancelled, and fails with ErrStuck, which is retried.
+	// Default 10 seconds.
 	CallTimeout time.Duration
+	// OperationTimeout bounds a whole operation, retries and their pauses
+	// included: InsertEvents, SelectNotifications, MaxNotificationID, the
+	// tracking and snapshot calls, and SelectEvents up to its first event
+	// (after which each event is bounded by CallTimeout). An operation not
+	// done in time fails with an error matching ErrStuck and
+	// ports.ErrUnavailable. Subscribe is not bounded: its start and
+	// catch-up are, through CallTimeout. Default 30 seconds.
+	OperationTimeout time.Duration
 	// ScanPage is how many records MaxNotificationID reads per request
 	// while it searches $all backwards on a recorder made with New, and,
 	// on one opened with NewFromConfig, the search window the server
@@ -95,7 +106,14 @@ func (o *Options) callTimeout() time.Duration {
 	if o.CallTimeout > 0 {
 		return o.CallTimeout
 	}
-	return 15 * time.Second
+	return 10 * time.Second
+}
+
+func (o *Options) operationTimeout() time.Duration {
+	if o.OperationTimeout > 0 {
+		return o.OperationTimeout
+	}
+	return 30 * time.Second
 }
 
 func (o *Options) scanPage() uint64 {
@@ -106,22 +124,26 @@ func (o *Options) scanPage() uint64 {
 }
 
 // Recorder stores one application's events, notification log, tracking and
-// snapshots in EventStoreDB. It is safe for concurrent use.
+// snapshots in EventStoreDB. It is safe for concurrent use. Close it when
+// done (see Close).
 type Recorder struct {
-	names      names
-	opts       Options
-	ownsClient bool
-
-	mu     sync.Mutex
-	closed bool
-	client *esdb.Client
-	// conf, set when the recorder opened its client, lets it replace a
-	// client that closed itself for good: the official client gives up
-	// after its discovery attempts fail (about a second of downtime).
+	names names
+	opts  Options
+	// conf, set when the recorder opened its client, lets it open the
+	// clients that replace one that is about to leak its connection or
+	// has closed itself for good (see lifecycle.go).
 	conf *esdb.Configuration
 	// last, set with conf, makes the filtered reads of $all that the
 	// official client cannot (see lastread.go).
 	last *lastReader
+
+	cur     atomic.Pointer[conn] // the client new calls use
+	closed  atomic.Bool
+	closing context.Context // done when Close begins
+	shut    context.CancelFunc
+
+	mu    sync.Mutex
+	conns map[*conn]struct{} // clients not closed yet
 }
 
 // NewFromConfig returns the recorder of the named application over a client
@@ -137,17 +159,14 @@ func NewFromConfig(conf *esdb.Configuration, application string, opts *Options) 
 	if opts != nil {
 		conf = withLogger(conf, opts.Logger)
 	}
-	client, err := esdb.NewClient(conf)
+	r := newRecorder(application, opts)
+	r.conf = conf
+	c, err := r.openConn()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ports.ErrConfiguration, EnvURI, err)
 	}
-	r, err := New(client, application, opts)
-	if err != nil {
-		_ = client.Close()
-		return nil, err
-	}
-	r.ownsClient, r.conf = true, conf
 	r.last = newLastReader(conf, r.opts.scanPage())
+	r.start(c)
 	return r, nil
 }
 
@@ -163,11 +182,25 @@ func New(client *esdb.Client, application string, opts *Options) (*Recorder, err
 	if err := checkApplication(application); err != nil {
 		return nil, err
 	}
-	r := &Recorder{client: client, names: newNames(application)}
+	r := newRecorder(application, opts)
+	r.start(newConn(r, client, false))
+	return r, nil
+}
+
+func newRecorder(application string, opts *Options) *Recorder {
+	r := &Recorder{names: newNames(application), conns: map[*conn]struct{}{}}
 	if opts != nil {
 		r.opts = *opts
 	}
-	return r, nil
+	r.closing, r.shut = context.WithCancel(context.Background())
+	return r
+}
+
+// start makes c the recorder's client; the recorder is open from here on.
+func (r *Recorder) start(c *conn) {
+	r.conns[c] = struct{}{}
+	r.cur.Store(c)
+	calls.hold()
 }
 
 func checkApplication(app string) error {
@@ -190,55 +223,29 @@ func (r *Recorder) Capabilities() ports.Capabilities {
 	return c
 }
 
-// Client returns the official client the recorder uses now.
+// Client returns the official client the recorder uses now. A recorder
+// that opened its client replaces it when the client is about to leak its
+// connection, and closes the old one once the recorder's calls are done
+// with it, so use the result for a moment only; calls made on it directly
+// are not known to the recorder, which may close it under them.
 func (r *Recorder) Client() *esdb.Client {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.client
+	return r.cur.Load().client
 }
 
-// canRetry reports whether an operation that failed with err on client cl
-// may be retried. A client closed for good is replaced first, when the
-// recorder opened it; one passed to New is its owner's to replace.
-func (r *Recorder) canRetry(err error, cl *esdb.Client) bool {
-	stuck := errors.Is(err, ErrStuck)
-	if !clientClosed(err) && !stuck {
-		return retryable(err)
-	}
-	if r.conf == nil {
-		return stuck // perhaps the owner's client recovers; a closed one does not
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
+// canRetry reports whether an operation that failed with err may be
+// retried. A client closed for good has been replaced by then when the
+// recorder opened it (see guard); one passed to New is its owner's to
+// replace.
+func (r *Recorder) canRetry(err error) bool {
+	switch {
+	case r.closed.Load() || errors.Is(err, ports.ErrClosed):
 		return false
+	case errors.Is(err, ErrStuck):
+		return true
+	case clientClosed(err):
+		return r.conf != nil
 	}
-	if r.client != cl {
-		return true // another call replaced it already
-	}
-	next, nerr := esdb.NewClient(r.conf)
-	if nerr != nil {
-		return false
-	}
-	// The old client is not closed: a call that raced its shutdown may
-	// still be sending to it, and closing it would make that send panic
-	// inside the official client. It holds no connection any more.
-	r.client = next
-	return true
-}
-
-// Close closes the client if the recorder opened it (through the module
-// registry); a client passed to New is left to its owner.
-func (r *Recorder) Close() error {
-	defer r.last.close()
-	if r.ownsClient {
-		r.mu.Lock()
-		r.closed = true
-		cl := r.client
-		r.mu.Unlock()
-		return cl.Close()
-	}
-	return nil
+	return retryable(err)
 }
 
 const opInsert = "insert events"
@@ -264,13 +271,15 @@ func (r *Recorder) InsertEvents(ctx context.Context, events []ports.StoredEvent)
 	id := events[0].OriginatorID
 	expected := int64(events[0].OriginatorVersion) - 1
 	stream := r.names.aggregate(id)
-	res, err := r.appendWithRetry(ctx, stream, revisionAfter(expected), toEventData(events))
+	octx, cancel := r.bound(ctx)
+	defer cancel()
+	res, err := r.appendWithRetry(octx, stream, revisionAfter(expected), toEventData(events))
 	switch {
 	case err == nil:
 		if r.opts.OmitNotificationIDs {
 			return nil, nil
 		}
-		return r.positions(ctx, stream, id, uint64(expected+1), len(events), res.CommitPosition)
+		return r.positions(octx, stream, id, uint64(expected+1), len(events), res.CommitPosition)
 	case isWrongVersion(err) && ctx.Err() == nil:
 		return nil, conflict(opInsert, id, expected, err)
 	}
@@ -331,11 +340,14 @@ func toEventData(events []ports.StoredEvent) []esdb.EventData {
 // repeated.
 func (r *Recorder) appendWithRetry(ctx context.Context, stream string, exp esdb.ExpectedRevision, data []esdb.EventData) (*esdb.WriteResult, error) {
 	var res *esdb.WriteResult
-	err := r.retry(ctx, func(cl *esdb.Client) error {
-		var err error
-		res, err = guard(ctx, r, func() (*esdb.WriteResult, error) {
+	err := r.retry(ctx, func() error {
+		w, l, err := guard(ctx, r, func(ctx context.Context, cl *esdb.Client) (*esdb.WriteResult, error) {
 			return cl.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp}, data...)
-		})
+		}, nil)
+		if err == nil {
+			l.end()
+			res = w
+		}
 		return err
 	})
 	if err != nil {
@@ -344,12 +356,11 @@ func (r *Recorder) appendWithRetry(ctx context.Context, stream string, exp esdb.
 	return res, nil
 }
 
-// retry runs op with the current client, retrying transient failures.
-func (r *Recorder) retry(ctx context.Context, op func(*esdb.Client) error) error {
+// retry runs op, retrying transient failures.
+func (r *Recorder) retry(ctx context.Context, op func() error) error {
 	for attempt := 0; ; attempt++ {
-		cl := r.Client()
-		err := op(cl)
-		if err == nil || ctx.Err() != nil || attempt >= r.opts.retries() || !r.canRetry(err, cl) {
+		err := op()
+		if err == nil || ctx.Err() != nil || attempt >= r.opts.retries() || !r.canRetry(err) {
 			return err
 		}
 		if r.pause(ctx, attempt) != nil {
@@ -404,7 +415,14 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 		if q.Limit > 0 {
 			count = uint64(q.Limit)
 		}
-		for e, err := range r.readStream(ctx, r.names.aggregate(id), opts, count) {
+		// Options.OperationTimeout bounds the read up to its first event;
+		// after it, the caller's pace is not the server's fault.
+		octx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		budget := time.AfterFunc(r.opts.operationTimeout(), func() { cancel(errOperationTimeout) })
+		defer budget.Stop()
+		for e, err := range r.readStream(octx, r.names.aggregate(id), opts, count) {
+			budget.Stop()
 			if err != nil {
 				yield(ports.StoredEvent{}, wrap(ctx, "select events", id, err))
 				return
@@ -429,16 +447,15 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 func (r *Recorder) readStream(ctx context.Context, stream string, opts esdb.ReadStreamOptions, count uint64) iter.Seq2[*esdb.RecordedEvent, error] {
 	return func(yield func(*esdb.RecordedEvent, error) bool) {
 		for attempt := 0; ; attempt++ {
-			cl := r.Client()
-			rs, err := guard(ctx, r, func() (*esdb.ReadStream, error) {
+			rs, err := r.openRead(ctx, func(ctx context.Context, cl *esdb.Client) (*esdb.ReadStream, error) {
 				return cl.ReadStream(ctx, stream, opts, count)
 			})
 			delivered := false
 			if err == nil {
 				err = func() error {
-					defer rs.Close()
+					defer rs.close()
 					for {
-						e, err := rs.Recv()
+						e, err := rs.recv()
 						if errors.Is(err, io.EOF) {
 							return nil
 						}
@@ -455,7 +472,7 @@ func (r *Recorder) readStream(ctx context.Context, stream string, opts esdb.Read
 			switch {
 			case err == nil || errors.Is(err, errStop) || isNotFound(err):
 				return
-			case !delivered && ctx.Err() == nil && attempt < r.opts.retries() && r.canRetry(err, cl):
+			case !delivered && ctx.Err() == nil && attempt < r.opts.retries() && r.canRetry(err):
 				if r.pause(ctx, attempt) == nil {
 					continue
 				}

@@ -35,13 +35,16 @@ func (r *Recorder) InsertSnapshot(ctx context.Context, s ports.StoredEvent) erro
 	if err := ports.CheckBatch(opInsertSnapshot, []ports.StoredEvent{s}, false); err != nil {
 		return err
 	}
+	caller := ctx
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	stream := r.names.snapshots(s.OriginatorID)
 	for attempt := 0; ; attempt++ {
 		last := int64(-1)
 		hwm := s.OriginatorVersion
 		for e, err := range r.readStream(ctx, stream, esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1) {
 			if err != nil {
-				return wrap(ctx, opInsertSnapshot, s.OriginatorID, err)
+				return wrap(caller, opInsertSnapshot, s.OriginatorID, err)
 			}
 			m, err := parseSnapshotMeta(e)
 			if err != nil {
@@ -56,7 +59,7 @@ func (r *Recorder) InsertSnapshot(ctx context.Context, s ports.StoredEvent) erro
 		if isWrongVersion(err) && ctx.Err() == nil && attempt < 100 {
 			continue // another snapshot went in first
 		}
-		return wrap(ctx, opInsertSnapshot, s.OriginatorID, err)
+		return wrap(caller, opInsertSnapshot, s.OriginatorID, err)
 	}
 }
 
@@ -78,12 +81,15 @@ func (r *Recorder) LatestSnapshot(ctx context.Context, id uuid.UUID, through *ui
 	if through != nil {
 		limit = *through
 	}
+	caller := ctx
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	var best *esdb.RecordedEvent
 	var bestVersion uint64
 	want := uint64(math.MaxUint64) // once known, the version of the answer
 	for e, err := range r.readStream(ctx, r.names.snapshots(id), esdb.ReadStreamOptions{Direction: esdb.Backwards, From: esdb.End{}}, math.MaxInt64) {
 		if err != nil {
-			return ports.StoredEvent{}, false, wrap(ctx, "latest snapshot", id, err)
+			return ports.StoredEvent{}, false, wrap(caller, "latest snapshot", id, err)
 		}
 		m, err := parseSnapshotMeta(e)
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
@@ -162,12 +161,14 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 	if err := ports.CheckTracking(t); err != nil {
 		return nil, err
 	}
+	// CheckBatch refuses topics that are not valid UTF-8, which the claim's
+	// JSON could not hold byte for byte.
 	if err := ports.CheckBatch(opInsert, events, false); err != nil {
 		return nil, err
 	}
-	if err := checkClaimable(events); err != nil {
-		return nil, err
-	}
+	caller := ctx
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
 	stream := r.names.tracking(t.ApplicationName)
 	claim := trackingRecord{Kind: kindClaim, ID: t.NotificationID, Expected: -1}
 	var id uuid.UUID
@@ -182,7 +183,7 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 	for attempt := 0; ; attempt++ {
 		rev, last, err := r.settled(ctx, stream)
 		if err != nil {
-			return nil, wrap(ctx, opInsertTracking, id, err)
+			return nil, wrap(caller, opInsertTracking, id, err)
 		}
 		if t.NotificationID <= last.Max {
 			return nil, ports.Errorf(opInsertTracking, id, ports.ErrIntegrity,
@@ -198,41 +199,26 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 			continue // another processor wrote first: look again
 		}
 		if err != nil {
-			return nil, wrap(ctx, opInsertTracking, id, err)
+			return nil, wrap(caller, opInsertTracking, id, err)
 		}
 		if len(events) == 0 {
 			return nil, nil
 		}
 		aborted, err := r.resolve(ctx, stream, rev+1, claim)
 		if err != nil {
-			return nil, wrap(ctx, opInsertTracking, id, err)
+			return nil, wrap(caller, opInsertTracking, id, err)
 		}
 		if aborted != nil {
 			if isWrongVersion(aborted) || errors.Is(aborted, errAbortedElsewhere) {
 				return nil, conflict(opInsert, id, claim.Expected, aborted)
 			}
-			return nil, wrap(ctx, opInsert, id, aborted)
+			return nil, wrap(caller, opInsert, id, aborted)
 		}
 		if r.opts.OmitNotificationIDs {
 			return nil, nil
 		}
 		return r.positions(ctx, claim.Stream, id, uint64(claim.Expected+1), len(events), 0)
 	}
-}
-
-// checkClaimable refuses events that a claim cannot hold byte for byte:
-// claims are JSON, and encoding/json replaces invalid UTF-8 in a string
-// with U+FFFD, so a claim would later complete the batch with other topics.
-// EventStoreDB could not store such a topic either: its event types are
-// protobuf strings.
-func checkClaimable(events []ports.StoredEvent) error {
-	for _, e := range events {
-		if !utf8.ValidString(e.Topic) {
-			return ports.Errorf(opInsert, e.OriginatorID, ports.ErrInvalid,
-				"the topic of version %d is not valid UTF-8", e.OriginatorVersion)
-		}
-	}
-	return nil
 }
 
 // InsertTracking records t with no events.
@@ -247,7 +233,9 @@ func (r *Recorder) MaxTrackingID(ctx context.Context, application string) (uint6
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	_, rec, err := r.settled(ctx, r.names.tracking(application))
+	octx, cancel := r.bound(ctx)
+	defer cancel()
+	_, rec, err := r.settled(octx, r.names.tracking(application))
 	if err != nil {
 		return 0, wrap(ctx, "max tracking id", uuid.Nil, err)
 	}

@@ -24,9 +24,11 @@
 // the shared log without copying it, at their own pace, so a slow subscriber
 // costs no memory and sees no gap or duplicate.
 //
-// For fault-injection tests, DropConnections, FailNextAppends, SetDelay, and
+// For fault-injection tests, DropConnections, FailNextAppends, SetDelay,
+// DelaySubscriptions, Stall/Resume (a server that stops answering) and
 // Stop/Start (a restart on the same address with the same data) reproduce
-// the failures an application must survive.
+// the failures an application must survive; OpenConnections and
+// OpenSubscriptions show what clients leave open.
 //
 // The server keeps everything in memory and is meant for tests, examples and
 // local development; the command cmd/esdbtest runs it standalone.

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -19,6 +20,9 @@ type faults struct {
 	// right after such a checkpoint instead of sending the event.
 	earlyCheckpoints bool
 	earlyBreaks      int
+	subDelay         time.Duration
+	// stalled is closed when the server answers again; nil while it does.
+	stalled chan struct{}
 }
 
 // earlyCheckpoint reports whether a filtered $all subscription sends a
@@ -53,6 +57,19 @@ func (f *faults) wait(ctx context.Context) error {
 	f.mu.Lock()
 	d := f.delay
 	f.mu.Unlock()
+	return sleepCtx(ctx, d)
+}
+
+// waitSubscribe delays the start of a subscription by the injected delay,
+// or until ctx ends.
+func (f *faults) waitSubscribe(ctx context.Context) error {
+	f.mu.Lock()
+	d := f.subDelay
+	f.mu.Unlock()
+	return sleepCtx(ctx, d)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
@@ -64,6 +81,81 @@ func (f *faults) wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return status.FromContextError(ctx.Err()).Err()
 	}
+}
+
+// hold blocks while the server is stalled, until it answers again or ctx
+// ends.
+func (f *faults) hold(ctx context.Context) error {
+	f.mu.Lock()
+	ch := f.stalled
+	f.mu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// stallingStream holds every message a call sends while the server is
+// stalled, so that a read or subscription in progress stops mid-stream.
+type stallingStream struct {
+	grpc.ServerStream
+	f *faults
+}
+
+func (s stallingStream) SendMsg(m any) error {
+	if err := s.f.hold(s.Context()); err != nil {
+		return err
+	}
+	return s.ServerStream.SendMsg(m)
+}
+
+// Stall makes the server stop answering, as a frozen server does: it keeps
+// accepting connections and calls, but no call gets an answer and reads and
+// subscriptions in progress send nothing more, until Resume (or until the
+// caller gives up, or the server stops).
+func (s *Server) Stall() {
+	s.faults.mu.Lock()
+	if s.faults.stalled == nil {
+		s.faults.stalled = make(chan struct{})
+	}
+	s.faults.mu.Unlock()
+}
+
+// Resume ends a Stall: held calls and streams carry on where they stopped.
+func (s *Server) Resume() {
+	s.faults.mu.Lock()
+	if s.faults.stalled != nil {
+		close(s.faults.stalled)
+		s.faults.stalled = nil
+	}
+	s.faults.mu.Unlock()
+}
+
+// OpenConnections returns the number of client connections the server has
+// accepted and that are still open; tests use it to check that clients
+// release their connections.
+func (s *Server) OpenConnections() int {
+	s.mu.Lock()
+	l := s.lis
+	s.mu.Unlock()
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+// OpenSubscriptions returns the number of stream and $all subscriptions the
+// server is serving now; tests use it to check that clients close the
+// subscriptions they open.
+func (s *Server) OpenSubscriptions() int {
+	return int(s.subscriptions.Load())
 }
 
 // DropConnections closes every open client connection at once, as a network
@@ -85,6 +177,14 @@ func (s *Server) DropConnections() {
 func (s *Server) FailNextAppends(n int) {
 	s.faults.mu.Lock()
 	s.faults.lostAnswers = n
+	s.faults.mu.Unlock()
+}
+
+// DelaySubscriptions delays the start of every subscription by d, before
+// its confirmation (0 removes the delay); other calls answer at once.
+func (s *Server) DelaySubscriptions(d time.Duration) {
+	s.faults.mu.Lock()
+	s.faults.subDelay = d
 	s.faults.mu.Unlock()
 }
 

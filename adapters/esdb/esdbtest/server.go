@@ -108,6 +108,9 @@ type Server struct {
 	// recordsSent counts the records sent to readers and subscribers.
 	recordsSent atomic.Uint64
 
+	// subscriptions counts the subscriptions being served.
+	subscriptions atomic.Int64
+
 	mu   sync.Mutex
 	addr string
 	grpc *grpc.Server

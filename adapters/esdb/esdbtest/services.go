@@ -38,6 +38,9 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 	if err := s.faults.wait(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.faults.hold(ctx); err != nil {
+		return nil, err
+	}
 	return handler(ctx, req)
 }
 
@@ -57,7 +60,10 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 	if err := s.faults.wait(ss.Context()); err != nil {
 		return err
 	}
-	return handler(srv, ss)
+	if err := s.faults.hold(ss.Context()); err != nil {
+		return err
+	}
+	return handler(srv, stallingStream{ss, &s.faults})
 }
 
 // featuresService answers the client's discovery call with the version.

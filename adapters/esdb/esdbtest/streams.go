@@ -414,6 +414,13 @@ func (s *streamsService) Read(req *api.ReadReq, srv api.Streams_ReadServer) erro
 		}
 	}
 	backwards := o.ReadDirection == api.ReadReq_Options_Backwards
+	if _, ok := o.CountOption.(*api.ReadReq_Options_Subscription); ok {
+		s.srv.subscriptions.Add(1)
+		defer s.srv.subscriptions.Add(-1)
+		if err := s.srv.faults.waitSubscribe(srv.Context()); err != nil {
+			return err
+		}
+	}
 	switch so := o.StreamOption.(type) {
 	case *api.ReadReq_Options_Stream:
 		if f != nil {

@@ -1,0 +1,19 @@
+package esdb
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests if any goroutine outlives them: the
+// recorders' calls, watchdogs, pooled goroutines (which end when the last
+// recorder closes), official clients and their connections.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// Ginkgo (the conformance kit's runner) leaves its interrupt
+		// handler's signal watcher behind after RunSpecs; it is Ginkgo's,
+		// not the adapter's.
+		goleak.IgnoreTopFunction("github.com/onsi/ginkgo/v2/internal/interrupt_handler.(*InterruptHandler).registerForInterrupts.func2"),
+	)
+}
