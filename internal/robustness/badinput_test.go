@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,15 +28,15 @@ func TestBadInput(t *testing.T) {
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
 			f := newFixture(t, st)
-			t.Run("recorder", func(t *testing.T) { runCases(t, f, recorderCases) })
-			t.Run("application", func(t *testing.T) { runCases(t, f, applicationCases) })
+			t.Run("recorder", func(t *testing.T) { runCases(t, f, slices.Concat(recorderCases, limitRecorderCases)) })
+			t.Run("application", func(t *testing.T) { runCases(t, f, slices.Concat(applicationCases, limitApplicationCases)) })
 			if st.name == "esdb" {
 				t.Run("configuration", func(t *testing.T) { runCases(t, f, configurationCases) })
 			}
 		})
 	}
 	t.Run("esdb-tls", func(t *testing.T) {
-		runCases(t, newTLSFixture(t), credentialCases)
+		runCases(t, newTLSFixture(t), slices.Concat(credentialCases, limitCredentialCases))
 	})
 }
 

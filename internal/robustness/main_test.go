@@ -1,10 +1,8 @@
 package robustness_test
 
 import (
-	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
@@ -16,28 +14,10 @@ import (
 	"github.com/streamwright/eventsourcing/ports"
 )
 
-// leakGrace is how long TestMain waits for goroutines to end after the
-// tests: the EventStoreDB adapter's call goroutines end after two seconds
-// without work, and gRPC tears connections down asynchronously.
-const leakGrace = 10 * time.Second
-
 // TestMain fails the run when goroutines outlive the tests: every
 // recorder, subscription and server the tests start must end with its owner.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		var err error
-		for deadline := time.Now().Add(leakGrace); ; time.Sleep(100 * time.Millisecond) {
-			if err = goleak.Find(); err == nil || time.Now().After(deadline) {
-				break
-			}
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "goroutines left after the tests:\n%v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	goleak.VerifyTestMain(m)
 }
 
 // store opens the recorders the tests run on.

@@ -17,33 +17,19 @@ import (
 	"github.com/streamwright/eventsourcing/ports"
 )
 
-// More input the library must refuse, and queries it must answer with
-// nothing: versions beyond the largest a store can keep, versions that wrap
+// Input at the limits the library must refuse, and queries it must answer
+// with nothing (TestBadInput runs these cases with the others): versions beyond the largest a store can keep, versions that wrap
 // around, reserved and malformed topics, queries from the end of the id
 // range, tracking of different applications that must never meet, calls
 // after Close, TLS failures that retrying cannot cure, event types the JSON
 // mapper cannot store, configuration that names a store without choosing
 // it, and decompression bombs.
 
-// TestBadInputPending runs the cases of this file like TestBadInput.
-func TestBadInputPending(t *testing.T) {
-	for _, st := range stores {
-		t.Run(st.name, func(t *testing.T) {
-			f := newFixture(t, st)
-			t.Run("recorder", func(t *testing.T) { runCases(t, f, pendingRecorderCases) })
-			t.Run("application", func(t *testing.T) { runCases(t, f, pendingApplicationCases) })
-		})
-	}
-	t.Run("esdb-tls", func(t *testing.T) {
-		runCases(t, newTLSFixture(t), pendingCredentialCases)
-	})
-}
-
 // aboveMaxVersion is above any version a store keeps: EventStoreDB stream
 // revisions are below 2^63.
 const aboveMaxVersion = uint64(1) << 63
 
-var pendingRecorderCases = []badCase{
+var limitRecorderCases = []badCase{
 	{name: "insert/version above the largest a store keeps", call: func(t *testing.T, f *fixture) error {
 		return f.insert(t, event(uuid.New(), aboveMaxVersion, "T"))
 	}, is: []error{ports.ErrInvalid}, portsError: true},
@@ -103,7 +89,7 @@ var pendingRecorderCases = []badCase{
 		}
 		_, err := r.InsertEvents(t.Context(), events(f.c, 0, 1))
 		return err
-	}, isNot: []error{ports.ErrUnavailable}, portsError: true, mention: []string{"closed"}},
+	}, is: []error{ports.ErrClosed}, isNot: []error{ports.ErrUnavailable}, portsError: true, mention: []string{"closed"}},
 }
 
 // wrapAround is a batch of aggregate id whose versions wrap around from
@@ -131,7 +117,7 @@ type hidden struct{ trick string }
 
 func (h hidden) Apply(d *dog) { d.Tricks = append(d.Tricks, h.trick) }
 
-var pendingApplicationCases = []badCase{
+var limitApplicationCases = []badCase{
 	{name: "register/event type with unexported fields", panics: true, call: func(*testing.T, *fixture) error {
 		app.RegisterEvent[hidden](newDogType(), "robustness.Hidden")
 		return nil
@@ -183,12 +169,12 @@ func readBomb(t *testing.T, inflated int) error {
 	return err
 }
 
-var pendingCredentialCases = []badCase{
+var limitCredentialCases = []badCase{
 	{name: "insert/server certificate from an unknown authority", call: func(t *testing.T, f *fixture) error {
 		other, err := esdbtest.NewTLS()
 		if err != nil {
 			return err
 		}
 		return openAs(t, f, "esdb://"+tlsUser+":"+tlsPassword+"@"+f.srv.Addr()+"?tls=true", string(other.CAPEM))
-	}, isNot: []error{ports.ErrUnavailable}, portsError: true, hide: []string{tlsPassword}},
+	}, is: []error{ports.ErrConfiguration, adapter.ErrTLS}, isNot: []error{ports.ErrUnavailable}, portsError: true, hide: []string{tlsPassword}},
 }
