@@ -126,12 +126,14 @@ func (r *Recorder) enter(ctx context.Context) (c *conn, probe bool, err error) {
 		case c.probing.CompareAndSwap(false, true):
 			return c, true, nil
 		}
+		// Wait for the probe holding no place in c: the probe may be the
+		// call that retires c (beforeReconnect), which waits for the other
+		// calls inside c to finish and would wait for this one forever.
+		c.leave()
+		c.unref()
 		select {
 		case <-c.ready:
-			return c, false, nil
 		case <-ctx.Done():
-			c.leave()
-			c.unref()
 			return nil, false, context.Cause(ctx)
 		}
 	}

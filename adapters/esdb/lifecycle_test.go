@@ -453,3 +453,41 @@ func TestIdleSubscriptionOnServerWithoutCaughtUp(t *testing.T) {
 	expectDelivered(t, "after the quiet", sub, evs[2:], 0)
 	expectQuiet(t, "after the last event", sub, 300*time.Millisecond)
 }
+
+// TestLostAnswerToTheFirstCallWhileOthersWait: the first call on a fresh
+// client makes it find its node while the other calls wait for that; when
+// the first call's answer is lost, the recorder retires the client, and
+// the calls waiting for its node must not hold up the retirement (they
+// wait outside the client and move on to the fresh one). Each insert is
+// stored once.
+func TestLostAnswerToTheFirstCallWhileOthersWait(t *testing.T) {
+	_, srv := faultServer(t)
+	ctx := testCtx(t)
+	// An operation timeout far above the wait below: a deadlock would end
+	// only with it.
+	r := openOwned(t, srv, appName("first"), &adapter.Options{OperationTimeout: 5 * time.Minute}, nil)
+	srv.FailNextAppends(1)
+	ids := make([]uuid.UUID, 16)
+	var wg sync.WaitGroup
+	for i := range ids {
+		ids[i] = uuid.New()
+		wg.Go(func() {
+			if _, err := r.InsertEvents(ctx, eventsOf(ids[i], 0, 1, "first")); err != nil {
+				t.Errorf("insert %d: %v", i, err)
+			}
+		})
+	}
+	finishes(t, "inserts racing a lost answer to the first call", 60*time.Second, wg.Wait)
+	for i, id := range ids {
+		n := 0
+		for _, err := range r.SelectEvents(ctx, id, ports.EventQuery{}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		if n != 1 {
+			t.Errorf("aggregate %d has %d events, want 1", i, n)
+		}
+	}
+}
