@@ -87,6 +87,44 @@ var faults = []fault{
 		},
 		heal: func(srv *esdbtest.Server) { srv.SetDelay(0) },
 	},
+	{
+		// A server that stops answering for a quarter of a second at a
+		// time, as a frozen one does, and carries on.
+		name: "stall", every: 250 * time.Millisecond,
+		inject: func(srv *esdbtest.Server, n int) error {
+			if n%2 == 1 {
+				srv.Stall()
+			} else {
+				srv.Resume()
+			}
+			return nil
+		},
+		heal: func(srv *esdbtest.Server) { srv.Resume() },
+	},
+	{
+		// Subscriptions confirmed late, on and off.
+		name: "slow-subscriptions", every: 100 * time.Millisecond,
+		inject: func(srv *esdbtest.Server, n int) error {
+			srv.DelaySubscriptions(time.Duration(n%2) * 50 * time.Millisecond)
+			return nil
+		},
+		heal: func(srv *esdbtest.Server) { srv.DelaySubscriptions(0) },
+	},
+	{
+		// Checkpoints at the position of an event not yet delivered
+		// (KurrentDB issue 4970), and now and then a connection that
+		// breaks right after one.
+		name: "early-checkpoints", every: 50 * time.Millisecond,
+		inject: func(srv *esdbtest.Server, _ int) error {
+			srv.SetEarlyCheckpoints(true)
+			srv.BreakAfterEarlyCheckpoints(1)
+			return nil
+		},
+		heal: func(srv *esdbtest.Server) {
+			srv.SetEarlyCheckpoints(false)
+			srv.BreakAfterEarlyCheckpoints(0)
+		},
+	},
 }
 
 // outcome is how a save ended, as its writer saw it.
