@@ -90,12 +90,6 @@ var credentialCases = []badCase{
 	}, is: []error{ports.ErrInvalid, adapter.ErrAccessDenied}, isNot: []error{ports.ErrUnavailable}, portsError: true},
 }
 
-// withTopic returns e with another topic.
-func withTopic(e ports.StoredEvent, topic string) ports.StoredEvent {
-	e.Topic = topic
-	return e
-}
-
 var recorderCases = []badCase{
 	// InsertEvents.
 	{name: "insert/nil originator id", call: func(t *testing.T, f *fixture) error {
