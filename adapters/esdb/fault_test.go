@@ -47,7 +47,7 @@ func testCtx(t *testing.T) context.Context {
 // dialClient returns a client configured through the adapter's ParseConfig
 // from a connection string (and root certificates, when not empty), with the
 // client's console logging silenced.
-func dialClient(t *testing.T, uri, rootCertificates string) *esdb.Client {
+func dialClient(t testing.TB, uri, rootCertificates string) *esdb.Client {
 	t.Helper()
 	conf, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: uri, adapter.EnvRootCertificates: rootCertificates})
 	if err != nil {

@@ -163,17 +163,7 @@ func TestMaxNotificationIDOverEveryConnectionForm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			conf, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: form.uri, adapter.EnvRootCertificates: form.roots})
-			if err != nil {
-				t.Fatal(err)
-			}
-			conf.Logger = esdb.NoopLogging()
-			c, err := esdb.NewClient(conf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			writeForeignRecords(t, ctx, c, 10)
+			writeForeignRecords(t, ctx, dialClient(t, form.uri, form.roots), 10)
 			id, sent := maxIDCost(t, ctx, form.srv, r)
 			if id != ids[1] || sent > 1 {
 				t.Fatalf("MaxNotificationID = %d after reading %d records; want %d after at most 1", id, sent, ids[1])
@@ -222,21 +212,13 @@ func BenchmarkMaxNotificationID(b *testing.B) {
 	}
 	defer srv.Close()
 	ctx := context.Background()
-	conf, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: srv.ConnectionString()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	conf.Logger = esdb.NoopLogging()
-	c, err := esdb.NewClient(conf)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := dialClient(b, srv.ConnectionString(), "")
 	app := appName("bench")
 	scan, err := adapter.New(c, app, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer scan.Close()
 	filtered := configRecorder(b, srv.ConnectionString(), "", app, nil)
 	ids, err := scan.InsertEvents(ctx, eventsOf(uuid.New(), 0, 1, "bench"))
 	if err != nil {
