@@ -58,9 +58,10 @@
 // its last event only, so returning the notification id of every event of
 // a batch of n > 1 events costs a read of the other n-1 events, about as
 // much as the append; Options.OmitNotificationIDs skips it. Selecting an
-// aggregate's events is one read. Beyond these calls, BenchmarkAdapter
-// measures the recorder at within a few per cent of the same calls made
-// with the client directly.
+// aggregate's events is one read. BenchmarkAdapter compares the recorder
+// with the same calls made with the client directly: beyond them, each call
+// costs the bookkeeping that makes Close safe and bounds the wait for an
+// answer (a context, a timer and the count of calls inside the client).
 //
 // # Tracking and exactly-once processing
 //
