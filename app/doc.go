@@ -16,6 +16,13 @@
 //     error rather than a silent run in memory.
 //   - A [Repository] rebuilds aggregates from their latest snapshot and
 //     later events, at the latest version or a given one.
+//   - An [EventReader] reads an application's notification log as domain
+//     events with their envelope ([RecordedEvent]: notification id,
+//     originator id and version, topic, time), in pages, to the end of
+//     the log, or by subscription, decoding them as the repository does
+//     (the application's compression, cipher and upcasters). A topic the
+//     reader's types do not register fails with [ErrUnknownEvent] unless
+//     [ReaderOptions].SkipUnknown says to leave it out.
 //   - The mapper turns domain events into stored events: JSON, then
 //     optional zlib compression, then optional AES-GCM encryption.
 //     Decompression stops at [Options].MaxDecompressedSize.
