@@ -263,15 +263,20 @@ func TestProjectionStoppedOrFailedEndsWaitWithItsReason(t *testing.T) {
 		if err := p.Stop(); !errors.Is(err, app.ErrUnknownEvent) {
 			t.Errorf("projection meeting an unknown topic: %v, want ErrUnknownEvent", err)
 		}
-		// Unless told to skip it, or to follow only some topics.
-		last := saveEvents(t, a, 1)[0]
-		for _, opts := range []*app.ProjectionOptions{{SkipUnknown: true}, {Topics: []string{topicOpened}}} {
-			p = app.StartProjection(ctx, a, view, opts, accounts)
-			err := p.Wait(ctx, a.Name(), last)
-			must(t, p.Stop())
-			if err != nil {
-				t.Errorf("projection with %+v: %v", opts, err)
-			}
+		// Following only some topics, it passes over the pet and the
+		// entries; skipping unknown topics, it processes the entries.
+		more := saveEvents(t, a, 3)
+		p = app.StartProjection(ctx, a, view, &app.ProjectionOptions{Topics: []string{topicOpened}}, accounts)
+		must(t, p.Wait(ctx, a.Name(), more[0]))
+		must(t, p.Stop())
+		if c := view.counts(t); c[more[0]] != 1 || c[more[1]] != 0 || c[more[2]] != 0 {
+			t.Errorf("following %s only: counts %v, want only notification %d of %v", topicOpened, c, more[0], more)
+		}
+		p = app.StartProjection(ctx, a, view, &app.ProjectionOptions{SkipUnknown: true}, accounts)
+		must(t, p.Wait(ctx, a.Name(), more[2]))
+		must(t, p.Stop())
+		if c := view.counts(t); c[more[0]] != 1 || c[more[1]] != 1 || c[more[2]] != 1 || len(c) != 6 {
+			t.Errorf("skipping the pet: counts %v, want each of %v and %v once", c, ids, more)
 		}
 	})
 }
