@@ -65,6 +65,12 @@ type Projection struct {
 	mu      sync.Mutex
 	err     error // why it ended; nil while running or when stopped
 	stopped bool  // ended by Stop or its context
+	// reached is the upstream id processed last by this projection (or
+	// the view's tracking when it started), and advanced is closed and
+	// replaced each time reached grows: Wait is woken at the moment, not
+	// at the next poll of the view's tracking.
+	reached  uint64
+	advanced chan struct{}
 }
 
 // StartProjection starts projecting the log of upstream into view, reading
@@ -80,7 +86,7 @@ func StartProjection(ctx context.Context, upstream *Application, view View, opts
 		o = *opts
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	p := &Projection{upstream: upstream.Name(), view: view, cancel: cancel, done: make(chan struct{})}
+	p := &Projection{upstream: upstream.Name(), view: view, cancel: cancel, done: make(chan struct{}), advanced: make(chan struct{})}
 	reader := NewEventReader(upstream, &ReaderOptions{SkipUnknown: o.SkipUnknown}, types...)
 	go func() {
 		defer close(p.done)
@@ -102,6 +108,7 @@ func (p *Projection) run(ctx context.Context, reader *EventReader, topics []stri
 	if err != nil {
 		return fmt.Errorf("projection of %s: reading the view's tracking: %w", p.upstream, err)
 	}
+	p.advance(after)
 	for e, err := range reader.Subscribe(ctx, after, topics...) {
 		if err != nil {
 			return fmt.Errorf("projection of %s after notification %d: %w", p.upstream, after, err)
@@ -111,8 +118,21 @@ func (p *Projection) run(ctx context.Context, reader *EventReader, topics []stri
 			return fmt.Errorf("projection of %s: processing notification %d (%s): %w", p.upstream, e.NotificationID, e.Topic, err)
 		}
 		after = e.NotificationID
+		p.advance(after)
 	}
 	return nil // not reached: a subscription ends only with an error
+}
+
+// advance records that the view has processed the upstream log up to id
+// and wakes the callers of Wait.
+func (p *Projection) advance(id uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if id > p.reached {
+		p.reached = id
+		close(p.advanced)
+		p.advanced = make(chan struct{})
+	}
 }
 
 // Stop stops the projection, waits until its goroutine has ended, and
@@ -146,6 +166,38 @@ func (p *Projection) Err() error {
 // projection's failure when it failed first, or ErrStopped when it was
 // stopped first; or the view's error.
 func (p *Projection) Wait(ctx context.Context, application string, id uint64) error {
+	if application != p.upstream {
+		return p.waitView(ctx, application, id)
+	}
+	// The view may be ahead of this projection (another one fed it
+	// before): ask it once, then follow this projection's progress.
+	if ok, err := p.view.HasTrackingID(ctx, application, id); err != nil || ok {
+		if err != nil && ctx.Err() != nil {
+			return fmt.Errorf("waiting for %s notification %d: %w", application, id, ctx.Err())
+		}
+		return err
+	}
+	for {
+		p.mu.Lock()
+		reached, advanced := p.reached, p.advanced
+		p.mu.Unlock()
+		if reached >= id {
+			return nil
+		}
+		select {
+		case <-advanced:
+		case <-p.done:
+			return p.ended(ctx, application, id)
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s notification %d: %w", application, id, ctx.Err())
+		}
+	}
+}
+
+// waitView waits for the view's tracking of an application this
+// projection does not follow, until the view reaches id, ctx is done, or
+// the projection ends.
+func (p *Projection) waitView(ctx context.Context, application string, id uint64) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -164,16 +216,20 @@ func (p *Projection) Wait(ctx context.Context, application string, id uint64) er
 	}
 	select {
 	case <-p.done:
+		return p.ended(ctx, application, id)
 	default:
 		return err // the view's own failure
 	}
-	// The projection ended while waiting: the position may have been
-	// processed just before it did.
-	if ok, herr := p.view.HasTrackingID(ctx, application, id); herr == nil && ok {
+}
+
+// ended is the result of a Wait for id of application when the projection
+// ended first: the position may have been processed just before it did.
+func (p *Projection) ended(ctx context.Context, application string, id uint64) error {
+	if ok, err := p.view.HasTrackingID(ctx, application, id); err == nil && ok {
 		return nil
 	}
-	if perr := p.Err(); perr != nil {
-		return perr
+	if err := p.Err(); err != nil {
+		return err
 	}
 	return fmt.Errorf("%w before %s notification %d was processed", ErrStopped, application, id)
 }

@@ -251,6 +251,11 @@ func TestProjectionStoppedOrFailedEndsWaitWithItsReason(t *testing.T) {
 		if err := p.Wait(ctx, a.Name(), ids[2]+1_000_000); !errors.Is(err, app.ErrStopped) {
 			t.Errorf("Wait on a stopped projection: %v, want ErrStopped", err)
 		}
+		// Waits for applications it does not follow ask the view.
+		if err := p.Wait(ctx, "Other", 1); !errors.Is(err, app.ErrStopped) {
+			t.Errorf("Wait for another application on a stopped projection: %v, want ErrStopped", err)
+		}
+		must(t, p.Wait(ctx, "Other", 0))
 		if c := view.counts(t); fmt.Sprint(c) != fmt.Sprint(map[uint64]int{ids[0]: 1, ids[1]: 1, ids[2]: 1}) {
 			t.Errorf("counts %v, want each of %v once", c, ids)
 		}
