@@ -77,7 +77,8 @@ type Projection struct {
 // the events registered on types (see NewEventReader), and returns at once.
 // The projection runs until ctx is done, Stop is called, or it fails: the
 // failure of the store, of decoding, or of the view is kept and returned
-// by Stop, Err and Wait, never logged away. It does not retry: to go on
+// by Stop, Err and Wait, never logged away; a nil upstream or view ends it
+// at once with ports.ErrInvalid. It does not retry: to go on
 // after a failure, for example once the store is back, start a projection
 // again; it resumes from the view's tracking.
 func StartProjection(ctx context.Context, upstream *Application, view View, opts *ProjectionOptions, types ...AnyType) *Projection {
@@ -86,7 +87,13 @@ func StartProjection(ctx context.Context, upstream *Application, view View, opts
 		o = *opts
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	p := &Projection{upstream: upstream.Name(), view: view, cancel: cancel, done: make(chan struct{}), advanced: make(chan struct{})}
+	p := &Projection{view: view, cancel: cancel, done: make(chan struct{}), advanced: make(chan struct{})}
+	if upstream == nil || view == nil {
+		p.err = fmt.Errorf("%w: app: a projection needs an upstream application and a view", ports.ErrInvalid)
+		close(p.done)
+		return p
+	}
+	p.upstream = upstream.Name()
 	reader := NewEventReader(upstream, &ReaderOptions{SkipUnknown: o.SkipUnknown}, types...)
 	go func() {
 		defer close(p.done)
@@ -166,6 +173,9 @@ func (p *Projection) Err() error {
 // projection's failure when it failed first, or ErrStopped when it was
 // stopped first; or the view's error.
 func (p *Projection) Wait(ctx context.Context, application string, id uint64) error {
+	if p.view == nil {
+		return p.Err()
+	}
 	if application != p.upstream {
 		return p.waitView(ctx, application, id)
 	}

@@ -285,3 +285,19 @@ func TestProjectionStoppedOrFailedEndsWaitWithItsReason(t *testing.T) {
 		}
 	})
 }
+
+func TestStartProjectionWithoutUpstreamOrViewFailsWithErrInvalid(t *testing.T) {
+	a := newApp(t, inmem.New(), nil)
+	for _, p := range []*app.Projection{
+		app.StartProjection(context.Background(), nil, &countingView{ProcessRecorder: inmem.New()}, nil, accounts),
+		app.StartProjection(context.Background(), a, nil, nil, accounts),
+	} {
+		<-p.Done()
+		if err := p.Wait(context.Background(), a.Name(), 1); !errors.Is(err, ports.ErrInvalid) {
+			t.Errorf("Wait: %v, want ErrInvalid", err)
+		}
+		if err := p.Stop(); !errors.Is(err, ports.ErrInvalid) {
+			t.Errorf("Stop: %v, want ErrInvalid", err)
+		}
+	}
+}
