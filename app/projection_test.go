@@ -138,7 +138,7 @@ func TestProjectionProcessesEachEventOnceAcrossRestarts(t *testing.T) {
 			p := app.StartProjection(pctx, a, view, nil, accounts)
 			select {
 			case <-pctx.Done():
-			case <-time.After(time.Duration(rand.IntN(20000)) * time.Microsecond):
+			case <-time.After(time.Duration(10000+rand.IntN(30000)) * time.Microsecond):
 			}
 			if i%2 == 0 {
 				must(t, p.Stop())
@@ -300,4 +300,92 @@ func TestStartProjectionWithoutUpstreamOrViewFailsWithErrInvalid(t *testing.T) {
 			t.Errorf("Stop: %v, want ErrInvalid", err)
 		}
 	}
+}
+
+func TestProjectionUnderConnectionFaultsOnESDB(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv := startESDB(t)
+	conf, err := esdb.ParseConfig(map[string]string{esdb.EnvURI: srv.Addr()})
+	must(t, err)
+	rec, err := esdb.NewFromConfig(conf, "Counts", nil)
+	must(t, err)
+	t.Cleanup(func() { _ = rec.Close() })
+	a := newApp(t, esdbRecorder(t, srv.Addr()), nil)
+	view := &countingView{ProcessRecorder: rec}
+
+	// The upstream writes while connections drop and append answers are
+	// lost, in turns, (for its appends and the view's alike); a lost answer may
+	// leave an event stored whose Save failed, so the log, not the
+	// saves, says what must be counted.
+	written := make(chan struct{})
+	var writeErr error
+	go func() {
+		defer close(written)
+		for range 200 {
+			if _, err := a.Save(ctx, accounts.Create(opened("x"))); err != nil && !errors.Is(err, ports.ErrUnavailable) {
+				writeErr = err
+				return
+			}
+			time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
+		}
+	}()
+	var faults sync.WaitGroup
+	faults.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-written:
+				return
+			case <-time.After(time.Duration(10000+rand.IntN(30000)) * time.Microsecond):
+			}
+			if i%2 == 0 {
+				srv.DropConnections()
+			} else {
+				srv.FailNextAppends(1)
+			}
+		}
+	})
+
+	// A supervisor restarts the projection after each failure, which
+	// must be one of the store being unavailable, never a double.
+	failures := 0
+	for {
+		p := app.StartProjection(ctx, a, view, nil, accounts)
+		var err error
+		select {
+		case <-written:
+			faults.Wait()
+			srv.FailNextAppends(0)
+			var last uint64
+			if last, err = a.Recorder().MaxNotificationID(ctx); err == nil {
+				err = p.Wait(ctx, a.Name(), last)
+			}
+			err = errors.Join(err, p.Stop())
+		case <-p.Done():
+			err = p.Stop()
+		}
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ports.ErrUnavailable) {
+			t.Fatalf("projection failed with %v; want only failures of an unavailable store", err)
+		}
+		failures++
+	}
+	must(t, writeErr)
+
+	counts := view.counts(t)
+	var ids, wrong int
+	for n, err := range a.NotificationLog().After(ctx, 0) {
+		must(t, err)
+		ids++
+		if counts[n.ID] != 1 {
+			wrong++
+			t.Errorf("notification %d counted %d times, want 1", n.ID, counts[n.ID])
+		}
+	}
+	if wrong > 0 || len(counts) != ids {
+		t.Errorf("%d upstream events, %d counted in all, %d not exactly once", ids, len(counts), wrong)
+	}
+	t.Logf("%d upstream events, each counted once; the projection was restarted after %d failures", ids, failures)
 }
