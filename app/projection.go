@@ -62,9 +62,8 @@ type Projection struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 
-	mu      sync.Mutex
-	err     error // why it ended; nil while running or when stopped
-	stopped bool  // ended by Stop or its context
+	mu  sync.Mutex
+	err error // why it ended; nil while running or when stopped
 	// reached is the upstream id processed last by this projection (or
 	// the view's tracking when it started), and advanced is closed and
 	// replaced each time reached grows: Wait is woken at the moment, not
@@ -100,11 +99,10 @@ func StartProjection(ctx context.Context, upstream *Application, view View, opts
 		err := p.run(ctx, reader, o.Topics)
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if ctx.Err() != nil && (err == nil || errors.Is(err, ctx.Err())) {
-			p.stopped = true
-			return
+		// Ended by Stop or its context, it did not fail.
+		if ctx.Err() == nil || (err != nil && !errors.Is(err, ctx.Err())) {
+			p.err = err
 		}
-		p.err = err
 	}()
 	return p
 }
