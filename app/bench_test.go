@@ -178,3 +178,31 @@ func BenchmarkStoreSelect1000(b *testing.B) {
 func BenchmarkGet10(b *testing.B)              { benchGet(b, 10, false) }
 func BenchmarkGet1000(b *testing.B)            { benchGet(b, 1000, false) }
 func BenchmarkGet1000Snapshot999(b *testing.B) { benchGet(b, 1000, true) }
+
+// BenchmarkEventReaderAfter1000 reads a log of 1,000 events as domain
+// events, to compare with BenchmarkGet1000 (the same events applied to an
+// aggregate).
+func BenchmarkEventReaderAfter1000(b *testing.B) {
+	a := benchApp(b, false)
+	benchSaved(b, a, 1000)
+	r := app.NewEventReader(a, nil, benchCounters)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		for e, err := range r.After(ctx, 0) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			switch ev := e.Event.(type) {
+			case benchStarted:
+				n += ev.N
+			case benchIncremented:
+				n += ev.N
+			}
+		}
+		if n != 1000 {
+			b.Fatalf("sum %d, want 1000", n)
+		}
+	}
+}

@@ -16,6 +16,21 @@
 //     error rather than a silent run in memory.
 //   - A [Repository] rebuilds aggregates from their latest snapshot and
 //     later events, at the latest version or a given one.
+//   - An [EventReader] reads an application's notification log as domain
+//     events with their envelope ([RecordedEvent]: notification id,
+//     originator id and version, topic, time), in pages, to the end of
+//     the log, or by subscription, decoding them as the repository does
+//     (the application's compression, cipher and upcasters). A topic the
+//     reader's types do not register fails with [ErrUnknownEvent] unless
+//     [ReaderOptions].SkipUnknown says to leave it out.
+//   - A [Projection] keeps a read model, a [View], current with an
+//     application's log: it follows the log by subscription in a goroutine
+//     from the view's own tracking, and hands each event to
+//     View.ProcessEvent with its tracking, which the view records
+//     atomically with its update, so each upstream event counts exactly
+//     once across stops, restarts and crashes. Stop ends it and waits for
+//     its goroutine; [Projection.Wait] gives read-your-writes; every
+//     failure is returned by Stop, Err and Wait.
 //   - The mapper turns domain events into stored events: JSON, then
 //     optional zlib compression, then optional AES-GCM encryption.
 //     Decompression stops at [Options].MaxDecompressedSize.

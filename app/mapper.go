@@ -114,6 +114,52 @@ type envelope struct {
 	Data   json.RawMessage `json:"data"`
 }
 
+// openEvent opens stored event se, parses its envelope and hands its
+// payload, at its stored schema version, to use, which decodes it; it
+// returns the event's time. Every reader of events goes through it, so
+// that the repository and the notification log read stored events alike.
+// use must have no effect when it fails: when it fails on a payload found
+// by the fast parse, and reading the envelope as JSON finds another one,
+// use is called again with that one.
+func (m *mapper) openEvent(se ports.StoredEvent, use func(schema int, data []byte) error) (time.Time, error) {
+	raw, err := m.open(se.State)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("event %s of %s at version %d: %w", se.Topic, se.OriginatorID, se.OriginatorVersion, err)
+	}
+	env, fast := parseEnvelope(raw)
+	if !fast {
+		var slow envelope // declared here, as it escapes
+		if err := json.Unmarshal(raw, &slow); err != nil {
+			return time.Time{}, fmt.Errorf("%w: event %s of %s at version %d: %v", ErrDecode, se.Topic, se.OriginatorID, se.OriginatorVersion, err)
+		}
+		env = slow
+	}
+	if err := use(env.schema(), env.Data); err != nil {
+		if !fast {
+			return time.Time{}, err
+		}
+		// The fast parse may have misread an envelope of another form:
+		// read it as JSON, and try again only if that reads otherwise.
+		var slow envelope
+		if json.Unmarshal(raw, &slow) != nil || (slow.Schema == env.Schema && bytes.Equal(slow.Data, env.Data)) {
+			return time.Time{}, err
+		}
+		env = slow
+		if err := use(env.schema(), env.Data); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return env.At, nil
+}
+
+// schema returns the envelope's schema version; absent means 1.
+func (e envelope) schema() int {
+	if e.Schema == 0 {
+		return 1
+	}
+	return e.Schema
+}
+
 // snapshotEnvelope is a stored snapshot before compression and encryption:
 // the base's fields, and the aggregate's own state: a JSON object of its
 // fields, or a JSON string of what a Snapshotter's MarshalSnapshot gave.

@@ -1,9 +1,7 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -155,44 +153,16 @@ func (r *Repository[A]) apply(d *payloadDecoder, agg A, et *eventType[A], se por
 	if se.OriginatorVersion != want {
 		return fmt.Errorf("%w: %s %s: event version %d, want %d", ErrVersion, r.t.name, b.id, se.OriginatorVersion, want)
 	}
-	raw, err := r.app.mapper.open(se.State)
+	at, err := r.app.mapper.openEvent(se, func(schema int, data []byte) error {
+		return et.applyTo(d, agg, schema, data)
+	})
 	if err != nil {
-		return fmt.Errorf("event %s of %s at version %d: %w", se.Topic, b.id, se.OriginatorVersion, err)
-	}
-	env, fast := parseEnvelope(raw)
-	if !fast {
-		var slow envelope // declared here, as it escapes
-		if err := json.Unmarshal(raw, &slow); err != nil {
-			return fmt.Errorf("%w: event %s of %s at version %d: %v", ErrDecode, se.Topic, b.id, se.OriginatorVersion, err)
-		}
-		env = slow
-	}
-	schema := env.Schema
-	if schema == 0 {
-		schema = 1
-	}
-	if err := et.applyTo(d, agg, schema, env.Data); err != nil {
-		if !fast {
-			return err
-		}
-		// The fast parse may have misread an envelope of another form:
-		// read it as JSON, and try again only if that reads otherwise.
-		var slow envelope
-		if json.Unmarshal(raw, &slow) != nil || (slow.Schema == env.Schema && bytes.Equal(slow.Data, env.Data)) {
-			return err
-		}
-		env, schema = slow, slow.Schema
-		if schema == 0 {
-			schema = 1
-		}
-		if err := et.applyTo(d, agg, schema, env.Data); err != nil {
-			return err
-		}
+		return err
 	}
 	b.version = se.OriginatorVersion
-	b.modified = env.At
+	b.modified = at
 	if !started {
-		b.created = env.At
+		b.created = at
 	}
 	return nil
 }

@@ -23,6 +23,15 @@ type kind interface {
 	// lossyState reports why the aggregates' snapshots would not hold
 	// their whole state, or nil.
 	lossyState() *LossyTypeError
+	// decoderOf returns the decoder of the events of topic, or nil when
+	// the type registers no such topic.
+	decoderOf(topic string) eventDecoder
+}
+
+// eventDecoder decodes the payload of one registered event type, stored at
+// schema version schema, into a new value of its Go type.
+type eventDecoder interface {
+	decodeEvent(d *payloadDecoder, schema int, data []byte) (any, error)
 }
 
 // TypeOptions configures an aggregate Type. The zero value, or nil, gives
@@ -65,6 +74,8 @@ type eventType[A Root] struct {
 	upcasters []func(map[string]any) error
 	// apply decodes an event at the current schema and applies it.
 	apply func(*payloadDecoder, []byte, A) error
+	// value decodes an event at the current schema into a new value.
+	value func(*payloadDecoder, []byte) (any, error)
 }
 
 // NewType returns the Type of aggregates named name, made empty by newA
@@ -149,6 +160,17 @@ func RegisterEvent[E Event[A], A Root](t *Type[A], topic string, opts ...EventOp
 			*p = zero
 			pool.Put(p)
 			return err
+		},
+		value: func(d *payloadDecoder, b []byte) (any, error) {
+			var e E
+			if flat == nil || !flat.decode(b, reflect.ValueOf(&e).Elem()) {
+				var zero E
+				e = zero // the flat codec may have set some fields
+				if err := d.decode(b, &e); err != nil {
+					return nil, err
+				}
+			}
+			return e, nil
 		}}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -190,6 +212,30 @@ func (t *Type[A]) eventType(topic string) (*eventType[A], error) {
 		return nil, fmt.Errorf("%w: topic %q is not registered for aggregate type %s", ErrUnknownEvent, topic, t.name)
 	}
 	return et, nil
+}
+
+func (t *Type[A]) decoderOf(topic string) eventDecoder {
+	t.mu.RLock()
+	et := t.byTop[topic]
+	t.mu.RUnlock()
+	if et == nil {
+		return nil // not a nil *eventType[A], which would not be == nil
+	}
+	return et
+}
+
+// decodeEvent decodes a stored event's payload, upcasting it from its
+// stored schema version, into a new value of its Go type.
+func (et *eventType[A]) decodeEvent(d *payloadDecoder, schema int, data []byte) (any, error) {
+	data, err := et.upcast(schema, data)
+	if err != nil {
+		return nil, err
+	}
+	v, err := et.value(d, data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: topic %q: %v", ErrDecode, et.topic, err)
+	}
+	return v, nil
 }
 
 // applyTo decodes a stored event's payload, upcasting it from its stored
