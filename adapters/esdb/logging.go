@@ -6,6 +6,8 @@ import (
 	"log/slog"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // clientLogger returns the official client's logging function that writes
@@ -14,6 +16,12 @@ func clientLogger(logger *slog.Logger) esdb.LoggingFunc {
 	return func(level esdb.LogLevel, format string, args ...any) {
 		l := logOrDefault(logger)
 		lv := clientLevel(level)
+		if lv > slog.LevelDebug && cancelled(args) {
+			// The client logs every call that ends with an error at error
+			// level, a call its caller cancelled (a subscription closed, a
+			// read stopped early) included: that is no failure.
+			lv = slog.LevelDebug
+		}
 		ctx := context.Background()
 		if !l.Enabled(ctx, lv) {
 			return
@@ -28,6 +36,17 @@ func clientLogger(logger *slog.Logger) esdb.LoggingFunc {
 		}
 		l.Log(ctx, lv, fmt.Sprintf(format, args...), slog.String("component", "eventstoredb-client"))
 	}
+}
+
+// cancelled reports whether the client's log arguments hold an error of a
+// call cancelled by its caller.
+func cancelled(args []any) bool {
+	for _, a := range args {
+		if err, ok := a.(error); ok && status.Code(err) == codes.Canceled {
+			return true
+		}
+	}
+	return false
 }
 
 // logOrDefault returns logger, or slog.Default() without debug and info
