@@ -199,37 +199,10 @@ func (a *Application) Close() error {
 // in place. Aggregates whose type snapshots every N events get a snapshot
 // when their number of events reaches a multiple of N (see TypeOptions).
 func (a *Application) Save(ctx context.Context, aggregates ...Root) ([]uint64, error) {
-	n := 0
-	for _, agg := range aggregates {
-		n += len(agg.base().pending)
-	}
-	batch := make([]ports.StoredEvent, 0, n)
-	enc := getEncoder(n)
+	batch, owners, enc, err := a.encodeBatch(aggregates)
 	defer putEncoder(enc)
-	owners := 0
-	for _, agg := range aggregates {
-		b := agg.base()
-		if len(b.pending) == 0 {
-			continue
-		}
-		if b.kind == nil {
-			return nil, fmt.Errorf("%w: app: aggregate %s was not made by a Type", ports.ErrInvalid, b.id)
-		}
-		owners++
-		for _, p := range b.pending {
-			se, err := a.encode(enc, b, p)
-			if err != nil {
-				return nil, err
-			}
-			batch = append(batch, se)
-		}
-	}
-	if a.mapper.identity() {
-		// The states are in enc's buffer, now that it has stopped growing.
-		for i := range batch {
-			start, end := enc.spans[2*i], enc.spans[2*i+1]
-			batch[i].State = enc.w.b[start:end:end]
-		}
+	if err != nil {
+		return nil, err
 	}
 	if owners > 1 && !a.caps.AtomicMultiAggregateBatches {
 		return nil, fmt.Errorf("%w: %d aggregates in one save", ErrNotAtomic, owners)
@@ -241,8 +214,48 @@ func (a *Application) Save(ctx context.Context, aggregates ...Root) ([]uint64, e
 	if err != nil {
 		return nil, err
 	}
-	// The events are stored: clear every aggregate's pending events before
-	// a snapshot can fail, or saving again would store them twice.
+	return ids, a.stored(ctx, aggregates)
+}
+
+// encodeBatch encodes the pending events of aggregates into one batch and
+// counts the aggregates that have some. The batch's states may point into
+// enc, which the caller puts back (putEncoder) once the batch is written.
+func (a *Application) encodeBatch(aggregates []Root) (batch []ports.StoredEvent, owners int, enc *eventEncoder, err error) {
+	n := 0
+	for _, agg := range aggregates {
+		n += len(agg.base().pending)
+	}
+	batch = make([]ports.StoredEvent, 0, n)
+	enc = getEncoder(n)
+	for _, agg := range aggregates {
+		b := agg.base()
+		if len(b.pending) == 0 {
+			continue
+		}
+		if b.kind == nil {
+			return nil, 0, enc, fmt.Errorf("%w: app: aggregate %s was not made by a Type", ports.ErrInvalid, b.id)
+		}
+		owners++
+		for _, p := range b.pending {
+			se, err := a.encode(enc, b, p)
+			if err != nil {
+				return nil, 0, enc, err
+			}
+			batch = append(batch, se)
+		}
+	}
+	if a.mapper.identity() {
+		for i := range batch {
+			start, end := enc.spans[2*i], enc.spans[2*i+1]
+			batch[i].State = enc.w.b[start:end:end]
+		}
+	}
+	return batch, owners, enc, nil
+}
+
+// stored clears the pending events of aggregates once they are stored and
+// takes the snapshots that became due.
+func (a *Application) stored(ctx context.Context, aggregates []Root) error {
 	var due []Root
 	for _, agg := range aggregates {
 		b := agg.base()
@@ -258,10 +271,10 @@ func (a *Application) Save(ctx context.Context, aggregates ...Root) ([]uint64, e
 	}
 	for _, agg := range due {
 		if err := a.snapshot(ctx, agg); err != nil {
-			return ids, err
+			return err
 		}
 	}
-	return ids, nil
+	return nil
 }
 
 // crossed reports whether the events saved, from index first to index last

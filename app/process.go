@@ -1,0 +1,366 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/streamwright/eventsourcing/ports"
+)
+
+// Policy is the domain logic of a ProcessApplication: it reacts to one
+// upstream event by changing aggregates of the process application, loaded
+// with Repository.GetIn (which collects them) or created with a Type and
+// handed to Processing.Collect. It must not save them itself, nor act on
+// the world outside: its collected changes are stored atomically with the
+// tracking of e, and it may be run again for the same event (after a
+// concurrency conflict, or when a batch is split), its earlier collection
+// thrown away. An error stops the processing; e is then not tracked.
+type Policy func(ctx context.Context, e RecordedEvent, p *Processing) error
+
+// Processing collects the aggregates a Policy changed while processing
+// upstream events; their pending events are stored with the tracking of
+// the last of those events.
+type Processing struct {
+	aggs []Root
+	byID map[uuid.UUID]Root
+}
+
+// Collect adds aggregates whose pending events are to be stored with the
+// tracking. Collecting an aggregate again is harmless; two different
+// values of one aggregate make the write fail with ports.ErrConcurrency.
+func (p *Processing) Collect(aggregates ...Root) {
+	if p.byID == nil {
+		p.byID = map[uuid.UUID]Root{}
+	}
+	for _, agg := range aggregates {
+		id := agg.base().id
+		if _, ok := p.byID[id]; ok {
+			if p.byID[id] == agg {
+				continue
+			}
+		} else {
+			p.byID[id] = agg
+		}
+		p.aggs = append(p.aggs, agg)
+	}
+}
+
+// GetIn returns aggregate id as processing p sees it: the value collected
+// in p when there is one (changed by the processing of an earlier event of
+// the same batch), otherwise the stored one, which it collects in p. A
+// policy loads aggregates with GetIn so that a batch of upstream events
+// builds on its own changes. A nil p is Get.
+func (r *Repository[A]) GetIn(ctx context.Context, p *Processing, id uuid.UUID) (A, error) {
+	if p == nil {
+		return r.Get(ctx, id)
+	}
+	if agg, ok := p.byID[id]; ok {
+		if a, ok := agg.(A); ok {
+			return a, nil
+		}
+		var zero A
+		return zero, fmt.Errorf("%w: app: aggregate %s is collected as a %T, not a %s", ports.ErrInvalid, id, agg, r.t.name)
+	}
+	a, err := r.Get(ctx, id)
+	if err != nil {
+		return a, err
+	}
+	p.Collect(a)
+	return a, nil
+}
+
+// ProcessOptions configures a ProcessApplication. The zero value, or nil,
+// processes every event of each upstream log, one tracked write per
+// upstream event, and fails on a topic the types do not register.
+type ProcessOptions struct {
+	// Topics, when not empty, hands the policy only the events of these
+	// topics of each upstream.
+	Topics []string
+	// SkipUnknown leaves out events whose topic the types do not register
+	// (see ReaderOptions).
+	SkipUnknown bool
+	// BatchSize, above 1, lets up to that many upstream events that are
+	// already available be processed into one tracked write, tracking the
+	// last of them. Where the store cannot write the events of several
+	// aggregates atomically (EventStoreDB), a batch whose policies changed
+	// several aggregates is processed again one event at a time.
+	BatchSize int
+	// MaxConflicts bounds how many times the policy is run again for the
+	// same upstream events after a concurrency conflict on its aggregates
+	// (another writer got there first); 0 means 10. Past it, the conflict
+	// stops the processing.
+	MaxConflicts int
+}
+
+// ProcessApplication is an application that follows other applications'
+// logs and reacts to their events with a Policy, exactly once: the
+// policy's changes and the tracking of the upstream events are stored in
+// one ports.ProcessRecorder.InsertEventsWithTracking, so after a stop or a
+// crash it resumes after the last upstream event whose changes are stored,
+// and an event tracked already cannot be stored twice (ports.ErrIntegrity).
+// It is itself an Application, which others can follow.
+type ProcessApplication struct {
+	*Application
+	rec    ports.ProcessRecorder
+	policy Policy
+	types  []AnyType
+	opts   ProcessOptions
+}
+
+// NewProcessApplication returns a process application that saves into a
+// and hands policy the upstream events registered on types. a's recorder
+// must be a ports.ProcessRecorder: otherwise it fails with an error
+// matching ports.ErrNotSupported; a nil a or policy, or a negative option,
+// fail with ports.ErrInvalid.
+func NewProcessApplication(a *Application, policy Policy, opts *ProcessOptions, types ...AnyType) (*ProcessApplication, error) {
+	var o ProcessOptions
+	if opts != nil {
+		o = *opts
+	}
+	if a == nil || policy == nil {
+		return nil, fmt.Errorf("%w: app: a process application needs an application and a policy", ports.ErrInvalid)
+	}
+	if o.BatchSize < 0 || o.MaxConflicts < 0 {
+		return nil, fmt.Errorf("%w: app: BatchSize %d and MaxConflicts %d must not be negative", ports.ErrInvalid, o.BatchSize, o.MaxConflicts)
+	}
+	rec, ok := a.rec.(ports.ProcessRecorder)
+	if !ok {
+		return nil, fmt.Errorf("%w: app: the store of %s cannot track what it processed (not a ports.ProcessRecorder)", ports.ErrNotSupported, a.name)
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 1
+	}
+	if o.MaxConflicts == 0 {
+		o.MaxConflicts = 10
+	}
+	return &ProcessApplication{Application: a, rec: rec, policy: policy, types: types, opts: o}, nil
+}
+
+// ProcessNew processes, synchronously, the events of upstream after the
+// process application's tracking of it, to the end of upstream's log as
+// it stands, and returns how many it handed to the policy. It is the pull
+// mode, for tests and for callers that schedule processing themselves;
+// Start follows by subscription.
+func (p *ProcessApplication) ProcessNew(ctx context.Context, upstream *Application) (int, error) {
+	if upstream == nil {
+		return 0, fmt.Errorf("%w: app: no upstream application", ports.ErrInvalid)
+	}
+	reader := NewEventReader(upstream, &ReaderOptions{SkipUnknown: p.opts.SkipUnknown}, p.types...)
+	after, err := p.rec.MaxTrackingID(ctx, upstream.name)
+	if err != nil {
+		return 0, err
+	}
+	processed := 0
+	for {
+		events, last, err := reader.Page(ctx, ports.NotificationQuery{
+			Start: after, ExcludeStart: true, Limit: max(p.opts.BatchSize, 100), Topics: p.opts.Topics})
+		if err != nil {
+			return processed, err
+		}
+		if last == after {
+			return processed, nil
+		}
+		for len(events) > 0 {
+			n := min(len(events), p.opts.BatchSize)
+			if err := p.process(ctx, upstream.name, events[:n]); err != nil {
+				return processed, err
+			}
+			processed += n
+			events = events[n:]
+		}
+		after = last
+	}
+}
+
+// process hands events, in order, to the policy and stores what it
+// collected with the tracking of the last of them.
+func (p *ProcessApplication) process(ctx context.Context, upstream string, events []RecordedEvent) error {
+	for attempt := 0; ; attempt++ {
+		err := p.processOnce(ctx, upstream, events)
+		if errors.Is(err, errSplit) {
+			for i := range events {
+				if err := p.process(ctx, upstream, events[i:i+1]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if !errors.Is(err, ports.ErrConcurrency) || attempt >= p.opts.MaxConflicts {
+			return err
+		}
+	}
+}
+
+// errSplit asks for a batch to be processed one event at a time.
+var errSplit = errors.New("app: split the batch")
+
+func (p *ProcessApplication) processOnce(ctx context.Context, upstream string, events []RecordedEvent) error {
+	var pr Processing
+	for _, e := range events {
+		if err := p.policy(ctx, e, &pr); err != nil {
+			return fmt.Errorf("process application %s: policy on %s notification %d (%s): %w", p.name, upstream, e.NotificationID, e.Topic, err)
+		}
+	}
+	last := events[len(events)-1]
+	batch, owners, enc, err := p.encodeBatch(pr.aggs)
+	defer putEncoder(enc)
+	if err != nil {
+		return err
+	}
+	if owners > 1 && !p.caps.AtomicMultiAggregateBatches {
+		if len(events) > 1 {
+			return errSplit
+		}
+		return fmt.Errorf("%w: %w: process application %s: the policy changed %d aggregates processing %s notification %d; this store writes one aggregate with its tracking atomically",
+			ports.ErrNotSupported, ErrNotAtomic, p.name, owners, upstream, last.NotificationID)
+	}
+	t := ports.Tracking{ApplicationName: upstream, NotificationID: last.NotificationID}
+	if _, err := p.rec.InsertEventsWithTracking(ctx, batch, t); err != nil {
+		return fmt.Errorf("process application %s: storing the processing of %s notification %d: %w", p.name, upstream, last.NotificationID, err)
+	}
+	return p.stored(ctx, pr.aggs)
+}
+
+// Start follows each of upstreams by subscription, each in its own
+// goroutines, from the process application's tracking of it, and returns
+// at once. It runs until ctx is done, Processor.Stop is called, or any
+// upstream's processing fails, which stops them all: the failure (of the
+// store, of decoding, or of the policy) is returned by Stop and Err, never
+// logged away. It does not retry: start again to go on; it resumes from the
+// tracking.
+func (p *ProcessApplication) Start(ctx context.Context, upstreams ...*Application) *Processor {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &Processor{cancel: cancel, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	for _, up := range upstreams {
+		wg.Go(func() {
+			err := p.follow(ctx, up)
+			if ctx.Err() == nil || (err != nil && !errors.Is(err, ctx.Err())) {
+				r.fail(err)
+			}
+			cancel()
+		})
+	}
+	if len(upstreams) == 0 {
+		r.fail(fmt.Errorf("%w: app: no upstream application to follow", ports.ErrInvalid))
+	}
+	go func() {
+		wg.Wait()
+		close(r.done)
+	}()
+	return r
+}
+
+// followed is an upstream event, or the error that ended its subscription.
+type followed struct {
+	e   RecordedEvent
+	err error
+}
+
+// follow processes the events of upstream until ctx is done or it fails.
+// A goroutine reads the subscription ahead, so that what has arrived can
+// be processed as one batch.
+func (p *ProcessApplication) follow(ctx context.Context, upstream *Application) error {
+	if upstream == nil {
+		return fmt.Errorf("%w: app: no upstream application", ports.ErrInvalid)
+	}
+	after, err := p.rec.MaxTrackingID(ctx, upstream.name)
+	if err != nil {
+		return fmt.Errorf("process application %s: reading its tracking of %s: %w", p.name, upstream.name, err)
+	}
+	reader := NewEventReader(upstream, &ReaderOptions{SkipUnknown: p.opts.SkipUnknown}, p.types...)
+	sctx, stop := context.WithCancel(ctx)
+	arrived := make(chan followed, p.opts.BatchSize)
+	go func() {
+		defer close(arrived)
+		for e, err := range reader.Subscribe(sctx, after, p.opts.Topics...) {
+			select {
+			case arrived <- followed{e, err}:
+			case <-sctx.Done():
+				return
+			}
+		}
+	}()
+	defer func() {
+		stop()
+		for range arrived { // until the reading goroutine has ended
+		}
+	}()
+	batch := make([]RecordedEvent, 0, p.opts.BatchSize)
+	for {
+		var f followed
+		select {
+		case f = <-arrived:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if f.err != nil {
+			return fmt.Errorf("process application %s following %s: %w", p.name, upstream.name, f.err)
+		}
+		batch = append(batch[:0], f.e)
+		var ended error
+	more:
+		for len(batch) < p.opts.BatchSize {
+			select {
+			case f = <-arrived:
+				if f.err != nil {
+					ended = fmt.Errorf("process application %s following %s: %w", p.name, upstream.name, f.err)
+					break more
+				}
+				batch = append(batch, f.e)
+			default:
+				break more
+			}
+		}
+		if err := p.process(ctx, upstream.name, batch); err != nil {
+			return err
+		}
+		if ended != nil {
+			return ended
+		}
+	}
+}
+
+// Processor is a running ProcessApplication, started by
+// ProcessApplication.Start.
+type Processor struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu  sync.Mutex
+	err error
+}
+
+func (r *Processor) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+// Stop stops the processing, waits until every goroutine it started has
+// ended, and returns the failure that had stopped it before, if any; nil
+// when it was running or stopped by its context. Calling it again returns
+// the same.
+func (r *Processor) Stop() error {
+	r.cancel()
+	<-r.done
+	return r.Err()
+}
+
+// Done is closed when the processing has ended, by Stop, by its context,
+// or by a failure (see Err).
+func (r *Processor) Done() <-chan struct{} { return r.done }
+
+// Err returns the first failure that ended the processing, or nil while it
+// runs and when it was stopped.
+func (r *Processor) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
