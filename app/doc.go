@@ -31,6 +31,9 @@
 //     once across stops, restarts and crashes. Stop ends it and waits for
 //     its goroutine; [Projection.Wait] gives read-your-writes; every
 //     failure is returned by Stop, Err and Wait.
+//   - A [ProcessApplication] is an application that follows other
+//     applications' logs and reacts to their events with a [Policy],
+//     exactly once. See "Writing a policy" below.
 //   - The mapper turns domain events into stored events: JSON, then
 //     optional zlib compression, then optional AES-GCM encryption.
 //     Decompression stops at [Options].MaxDecompressedSize.
@@ -40,6 +43,44 @@
 // [RegisterEvent] refuses an event type with state JSON would not store
 // (see [LossyTypeError]), and an aggregate whose own state JSON would not
 // store is snapshotted only if it implements [Snapshotter].
+//
+// # Writing a policy
+//
+// A [Policy] receives one upstream event ([RecordedEvent]; switch on its
+// Event) and a [*Processing]. It loads the aggregates it changes with
+// [Repository.GetIn] (which collects them, and returns the value already
+// changed by an earlier event of the same batch), creates new ones with
+// their Type and hands them to [Processing.Collect], and triggers events
+// on them. It does not save: [NewProcessApplication] stores the collected
+// events together with the tracking of the upstream event in one
+// ports.ProcessRecorder.InsertEventsWithTracking, so either both are
+// stored or neither, and an event tracked already is refused with
+// ports.ErrIntegrity rather than processed twice. Because it can be run
+// again for the same event (after a concurrency conflict with another
+// writer of its aggregates, bounded by [ProcessOptions].MaxConflicts, or
+// when a batch is split), a policy acts only through what it collects:
+// saving by other means, sending mail or calling other services from it
+// is not exactly-once. A policy's error stops the processing, leaves the
+// event untracked, and is returned by [Processor.Stop] and
+// [ProcessApplication.ProcessNew].
+//
+// [ProcessApplication.Start] follows the upstream logs by subscription in
+// goroutines, until its context is done or [Processor.Stop];
+// [ProcessApplication.ProcessNew] processes what is there, synchronously.
+// Both resume from the tracking. [ProcessOptions].BatchSize lets several
+// upstream events that have arrived be stored in one tracked write, which
+// tracks the last of them.
+//
+// What exactly-once costs per tracked write: in memory, one lock. On
+// EventStoreDB, which cannot append to two streams atomically, the adapter
+// writes a claim, the batch and a commit (three appends) and reads the
+// tracking stream, per tracked write; batching divides that by the number
+// of upstream events in the batch. That protocol holds the events of one
+// aggregate: a policy that changes several aggregates while processing one
+// upstream event fails there with an error matching ports.ErrNotSupported
+// and [ErrNotAtomic], nothing stored and the event untracked, and a batch
+// whose events changed several aggregates is written one upstream event at
+// a time. In memory, several aggregates are stored atomically.
 //
 // Versions start at 0 by default, like EventStoreDB stream revisions; a
 // Type may start at another version on stores that allow it.
