@@ -230,11 +230,24 @@ func (p *ProcessApplication) processOnce(ctx context.Context, upstream string, e
 // at once. It runs until ctx is done, Processor.Stop is called, or any
 // upstream's processing fails, which stops them all: the failure (of the
 // store, of decoding, or of the policy) is returned by Stop and Err, never
-// logged away. It does not retry: start again to go on; it resumes from the
-// tracking.
+// logged away. Upstreams with one name (their tracking's key) fail at
+// once with ports.ErrInvalid. It does not retry: start again to go on; it
+// resumes from the tracking.
 func (p *ProcessApplication) Start(ctx context.Context, upstreams ...*Application) *Processor {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &Processor{cancel: cancel, done: make(chan struct{})}
+	names := map[string]bool{}
+	for _, up := range upstreams {
+		if up != nil && names[up.name] {
+			// One tracking per name: two logs under one name would
+			// overwrite each other's position.
+			r.err = fmt.Errorf("%w: app: process application %s follows %s twice", ports.ErrInvalid, p.name, up.name)
+			close(r.done)
+			return r
+		} else if up != nil {
+			names[up.name] = true
+		}
+	}
 	var wg sync.WaitGroup
 	for _, up := range upstreams {
 		wg.Go(func() {

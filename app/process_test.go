@@ -381,3 +381,68 @@ func TestNewProcessApplicationNeedsAProcessRecorder(t *testing.T) {
 		t.Errorf("Start without upstreams: %v, want ErrInvalid", err)
 	}
 }
+
+func TestProcessApplicationFollowsSeveralUpstreamsIntoOneAggregate(t *testing.T) {
+	forEachProjectionStore(t, func(t *testing.T, upstream ports.ApplicationRecorder, rec ports.ProcessRecorder) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		first := newApp(t, upstream, nil)
+		var other ports.ApplicationRecorder = inmem.New()
+		if _, ok := upstream.(*inmem.Recorder); !ok {
+			srv := startESDB(t)
+			conf, err := esdb.ParseConfig(map[string]string{esdb.EnvURI: srv.Addr()})
+			must(t, err)
+			r, err := esdb.NewFromConfig(conf, "Other", nil)
+			must(t, err)
+			t.Cleanup(func() { _ = r.Close() })
+			other = r
+		}
+		second, err := app.New(ctx, "Other", &app.Options{Recorder: other, Env: cleanEnv(nil)})
+		must(t, err)
+		if err := tpStartSameNameFails(t, rec, first); !errors.Is(err, ports.ErrInvalid) {
+			t.Errorf("following one upstream name twice: %v, want ErrInvalid", err)
+		}
+		const n = 200
+		ids := saveEvents(t, first, n)
+		more := saveEvents(t, second, n)
+		// Both upstreams count into the same tally at once: their
+		// writes conflict, and each conflicting event is processed again
+		// on the tally's new version rather than skipped or doubled.
+		tp := newTallyProcess(t, rec, &app.ProcessOptions{BatchSize: 3, MaxConflicts: 1000})
+		r := tp.Start(ctx, first, second)
+		for {
+			a, err := rec.MaxTrackingID(ctx, first.Name())
+			must(t, err)
+			b, err := rec.MaxTrackingID(ctx, second.Name())
+			must(t, err)
+			if a == ids[n-1] && b == more[n-1] {
+				break
+			}
+			select {
+			case <-r.Done():
+				t.Fatalf("stopped before the end: %v", r.Err())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		must(t, r.Stop())
+		counts := tp.counts(t)
+		want := map[uint64]int{}
+		for _, id := range append(ids, more...) {
+			want[id]++
+		}
+		for id, w := range want {
+			if counts[id] != w {
+				t.Errorf("notification %d counted %d times, want %d", id, counts[id], w)
+			}
+		}
+		if len(counts) != len(want) {
+			t.Errorf("%d ids counted, want %d", len(counts), len(want))
+		}
+	})
+}
+
+// tpStartSameNameFails starts a process application following a twice,
+// which its tracking could not tell apart.
+func tpStartSameNameFails(t *testing.T, rec ports.ProcessRecorder, a *app.Application) error {
+	return newTallyProcess(t, rec, nil).Start(context.Background(), a, a).Stop()
+}
