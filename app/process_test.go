@@ -446,3 +446,18 @@ func TestProcessApplicationFollowsSeveralUpstreamsIntoOneAggregate(t *testing.T)
 func tpStartSameNameFails(t *testing.T, rec ports.ProcessRecorder, a *app.Application) error {
 	return newTallyProcess(t, rec, nil).Start(context.Background(), a, a).Stop()
 }
+
+func TestProcessApplicationFollowsOnlyItsTopics(t *testing.T) {
+	forEachProjectionStore(t, func(t *testing.T, upstream ports.ApplicationRecorder, rec ports.ProcessRecorder) {
+		ctx := context.Background()
+		a := newApp(t, upstream, nil)
+		ids := saveEvents(t, a, 10) // two accounts: opened, then four entries each
+		tp := newTallyProcess(t, rec, &app.ProcessOptions{Topics: []string{topicOpened}, BatchSize: 4})
+		n, err := tp.ProcessNew(ctx, a)
+		must(t, err)
+		counts := tp.counts(t)
+		if n != 2 || len(counts) != 2 || counts[ids[0]] != 1 || counts[ids[5]] != 1 {
+			t.Errorf("following %s: processed %d, counts %v; want notifications %d and %d once", topicOpened, n, counts, ids[0], ids[5])
+		}
+	})
+}
