@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"iter"
 	"maps"
+	mrand "math/rand/v2"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -271,4 +273,42 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// writeUnderFaults has n new accounts saved through a while the connections
+// to srv drop and append answers are lost, in turns. The channel is closed
+// once the saves are over and the faults healed; then the function reports
+// a save that failed otherwise than with the store unavailable. A lost
+// answer may leave stored an event whose Save failed, so what followers
+// must process is what the log holds, not what the saves reported.
+func writeUnderFaults(ctx context.Context, a *app.Application, srv *esdbtest.Server, n int) (<-chan struct{}, func() error) {
+	written, done := make(chan struct{}), make(chan struct{})
+	var writeErr error
+	go func() {
+		defer close(written)
+		for range n {
+			if _, err := a.Save(ctx, accounts.Create(opened("x"))); err != nil && !errors.Is(err, ports.ErrUnavailable) {
+				writeErr = err
+				return
+			}
+			time.Sleep(time.Duration(mrand.IntN(2000)) * time.Microsecond)
+		}
+	}()
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-written:
+				srv.FailNextAppends(0)
+				return
+			case <-time.After(time.Duration(10000+mrand.IntN(30000)) * time.Microsecond):
+			}
+			if i%2 == 0 {
+				srv.DropConnections()
+			} else {
+				srv.FailNextAppends(1)
+			}
+		}
+	}()
+	return done, func() error { return writeErr }
 }

@@ -191,36 +191,8 @@ func TestProcessApplicationUnderConnectionFaultsOnESDB(t *testing.T) {
 	t.Cleanup(func() { _ = rec.Close() })
 	a := newApp(t, esdbRecorder(t, srv.Addr()), nil)
 
-	// The upstream writes while connections drop and append answers are
-	// lost, in turns; a lost answer may leave an event stored whose Save
-	// failed, so the log, not the saves, says what must be processed.
-	written := make(chan struct{})
-	var writeErr error
-	go func() {
-		defer close(written)
-		for range 300 {
-			if _, err := a.Save(ctx, accounts.Create(opened("x"))); err != nil && !errors.Is(err, ports.ErrUnavailable) {
-				writeErr = err
-				return
-			}
-			time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
-		}
-	}()
-	var faults sync.WaitGroup
-	faults.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-written:
-				return
-			case <-time.After(time.Duration(10000+rand.IntN(30000)) * time.Microsecond):
-			}
-			if i%2 == 0 {
-				srv.DropConnections()
-			} else {
-				srv.FailNextAppends(1)
-			}
-		}
-	})
+	// The upstream writes while connections drop and answers are lost.
+	written, writeErr := writeUnderFaults(ctx, a, srv, 300)
 
 	// A supervisor starts the process application again after each
 	// failure, which must be one of the store being unavailable.
@@ -231,8 +203,6 @@ func TestProcessApplicationUnderConnectionFaultsOnESDB(t *testing.T) {
 		var err error
 		select {
 		case <-written:
-			faults.Wait()
-			srv.FailNextAppends(0)
 			err = r.Stop()
 			if err == nil {
 				_, err = tp.ProcessNew(ctx, a)
@@ -249,7 +219,7 @@ func TestProcessApplicationUnderConnectionFaultsOnESDB(t *testing.T) {
 		}
 		failures++
 	}
-	must(t, writeErr)
+	must(t, writeErr())
 	t.Logf("restarted after %d failures", failures)
 }
 

@@ -314,37 +314,9 @@ func TestProjectionUnderConnectionFaultsOnESDB(t *testing.T) {
 	a := newApp(t, esdbRecorder(t, srv.Addr()), nil)
 	view := &countingView{ProcessRecorder: rec}
 
-	// The upstream writes while connections drop and append answers are
-	// lost, in turns, (for its appends and the view's alike); a lost answer may
-	// leave an event stored whose Save failed, so the log, not the
-	// saves, says what must be counted.
-	written := make(chan struct{})
-	var writeErr error
-	go func() {
-		defer close(written)
-		for range 200 {
-			if _, err := a.Save(ctx, accounts.Create(opened("x"))); err != nil && !errors.Is(err, ports.ErrUnavailable) {
-				writeErr = err
-				return
-			}
-			time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
-		}
-	}()
-	var faults sync.WaitGroup
-	faults.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-written:
-				return
-			case <-time.After(time.Duration(10000+rand.IntN(30000)) * time.Microsecond):
-			}
-			if i%2 == 0 {
-				srv.DropConnections()
-			} else {
-				srv.FailNextAppends(1)
-			}
-		}
-	})
+	// The upstream writes while connections drop and answers are lost,
+	// for its appends and the view's alike.
+	written, writeErr := writeUnderFaults(ctx, a, srv, 200)
 
 	// A supervisor restarts the projection after each failure, which
 	// must be one of the store being unavailable, never a double.
@@ -354,8 +326,6 @@ func TestProjectionUnderConnectionFaultsOnESDB(t *testing.T) {
 		var err error
 		select {
 		case <-written:
-			faults.Wait()
-			srv.FailNextAppends(0)
 			var last uint64
 			if last, err = a.Recorder().MaxNotificationID(ctx); err == nil {
 				err = p.Wait(ctx, a.Name(), last)
@@ -372,7 +342,7 @@ func TestProjectionUnderConnectionFaultsOnESDB(t *testing.T) {
 		}
 		failures++
 	}
-	must(t, writeErr)
+	must(t, writeErr())
 
 	counts := view.counts(t)
 	var ids, wrong int
