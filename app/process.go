@@ -189,8 +189,22 @@ func (p *ProcessApplication) process(ctx context.Context, upstream string, event
 			}
 			return nil
 		}
-		if !errors.Is(err, ports.ErrConcurrency) || attempt >= p.opts.MaxConflicts {
-			return err
+		if !errors.Is(err, ports.ErrIntegrity) || attempt >= p.opts.MaxConflicts {
+			return err // ErrConcurrency is an ErrIntegrity too
+		}
+		// Another writer changed the policy's aggregates, or some of these
+		// events are tracked already: a write of an earlier run, cut short
+		// by its stop, may reach the store after this run read the
+		// tracking. Go on with the events not tracked yet.
+		max, terr := p.rec.MaxTrackingID(ctx, upstream)
+		if terr != nil {
+			return errors.Join(err, terr)
+		}
+		for len(events) > 0 && events[0].NotificationID <= max {
+			events = events[1:]
+		}
+		if len(events) == 0 {
+			return nil
 		}
 	}
 }

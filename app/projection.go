@@ -22,7 +22,8 @@ type View interface {
 	// crashes in between. That is what makes each upstream event count
 	// exactly once: after a stop or a crash the projection resumes after
 	// the recorded tracking, and an event whose tracking is recorded
-	// already fails with ports.ErrIntegrity instead of counting twice. A
+	// already must fail with ports.ErrIntegrity instead of counting twice
+	// (the projection then passes over it). A
 	// view that writes its model and its tracking in one transaction of
 	// its store (or with ports.ProcessRecorder.InsertEventsWithTracking)
 	// satisfies this. An error stops the projection and is returned by
@@ -53,9 +54,10 @@ var ErrStopped = errors.New("app: projection stopped")
 // follows the log by subscription, in a goroutine, from the view's tracking
 // of the upstream application, and hands each event, decoded by an
 // EventReader, to the view with its tracking. Start one with
-// StartProjection; Stop ends it. Only one projection may feed a view from
-// a given upstream at a time: a second one would fail with
-// ports.ErrIntegrity where the first recorded its tracking first.
+// StartProjection; Stop ends it. An event the view refuses with
+// ports.ErrIntegrity because its tracking is recorded already (by a write of
+// an earlier run that reached the store late, or by another projection
+// feeding the same view) is passed over: the view holds its update.
 type Projection struct {
 	upstream string
 	view     View
@@ -120,7 +122,16 @@ func (p *Projection) run(ctx context.Context, reader *EventReader, topics []stri
 		}
 		t := ports.Tracking{ApplicationName: p.upstream, NotificationID: e.NotificationID}
 		if err := p.view.ProcessEvent(ctx, e, t); err != nil {
-			return fmt.Errorf("projection of %s: processing notification %d (%s): %w", p.upstream, e.NotificationID, e.Topic, err)
+			// Refused because the event is tracked already: a write of an
+			// earlier run, cut short by its stop, may reach the store after
+			// this run read the tracking. The view's contract (update and
+			// tracking together) means that write holds the update.
+			if !errors.Is(err, ports.ErrIntegrity) {
+				return fmt.Errorf("projection of %s: processing notification %d (%s): %w", p.upstream, e.NotificationID, e.Topic, err)
+			}
+			if done, herr := p.view.HasTrackingID(ctx, p.upstream, e.NotificationID); herr != nil || !done {
+				return fmt.Errorf("projection of %s: processing notification %d (%s): %w", p.upstream, e.NotificationID, e.Topic, err)
+			}
 		}
 		after = e.NotificationID
 		p.advance(after)
