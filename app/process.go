@@ -88,6 +88,13 @@ type ProcessOptions struct {
 	// last of them. Where the store cannot write the events of several
 	// aggregates atomically (EventStoreDB), a batch whose policies changed
 	// several aggregates is processed again one event at a time.
+	//
+	// A tracked write only refuses a batch whose last event is tracked
+	// already, so before each batch the tracking is read again and the
+	// events it covers are left out. On EventStoreDB a write of an earlier
+	// run, cut short by its stop, could still reach the store between that
+	// read and the batch's write and have its events processed twice; with
+	// the default of 1 no such window exists.
 	BatchSize int
 	// MaxConflicts bounds how many times the policy is run again for the
 	// same upstream events after a concurrency conflict on its aggregates
@@ -180,6 +187,15 @@ func (p *ProcessApplication) ProcessNew(ctx context.Context, upstream *Applicati
 // collected with the tracking of the last of them.
 func (p *ProcessApplication) process(ctx context.Context, upstream string, events []RecordedEvent) error {
 	for attempt := 0; ; attempt++ {
+		if len(events) > 1 {
+			// A batch's write is refused only when its last event is
+			// tracked already; the others are checked here, just before
+			// the policy runs (see untracked).
+			var err error
+			if events, err = p.untracked(ctx, upstream, events); err != nil || len(events) == 0 {
+				return err
+			}
+		}
 		err := p.processOnce(ctx, upstream, events)
 		if errors.Is(err, errSplit) {
 			for i := range events {
@@ -192,21 +208,32 @@ func (p *ProcessApplication) process(ctx context.Context, upstream string, event
 		if !errors.Is(err, ports.ErrIntegrity) || attempt >= p.opts.MaxConflicts {
 			return err // ErrConcurrency is an ErrIntegrity too
 		}
-		// Another writer changed the policy's aggregates, or some of these
-		// events are tracked already: a write of an earlier run, cut short
-		// by its stop, may reach the store after this run read the
-		// tracking. Go on with the events not tracked yet.
-		max, terr := p.rec.MaxTrackingID(ctx, upstream)
-		if terr != nil {
+		// Another writer changed the policy's aggregates, or these events
+		// are tracked already: go on with those that are not.
+		var terr error
+		if events, terr = p.untracked(ctx, upstream, events); terr != nil {
 			return errors.Join(err, terr)
-		}
-		for len(events) > 0 && events[0].NotificationID <= max {
-			events = events[1:]
 		}
 		if len(events) == 0 {
 			return nil
 		}
 	}
+}
+
+// untracked returns the events after the process application's tracking
+// of upstream. Events tracked already may come its way: a tracked write of
+// an earlier run, cut short by its stop, can reach EventStoreDB after this
+// run read its tracking, and a second process application may follow the
+// same upstream into the same store.
+func (p *ProcessApplication) untracked(ctx context.Context, upstream string, events []RecordedEvent) ([]RecordedEvent, error) {
+	max, err := p.rec.MaxTrackingID(ctx, upstream)
+	if err != nil {
+		return nil, err
+	}
+	for len(events) > 0 && events[0].NotificationID <= max {
+		events = events[1:]
+	}
+	return events, nil
 }
 
 // errSplit asks for a batch to be processed one event at a time.

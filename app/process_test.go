@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -430,4 +431,58 @@ func TestProcessApplicationFollowsOnlyItsTopics(t *testing.T) {
 			t.Errorf("following %s: processed %d, counts %v; want notifications %d and %d once", topicOpened, n, counts, ids[0], ids[5])
 		}
 	})
+}
+
+// staleTracking reports, once, a tracking position from before the latest
+// tracked write, as a process application sees it when a write of the run
+// before it, cut short by its stop, reaches the store just after the new
+// run read its tracking.
+type staleTracking struct {
+	ports.ProcessRecorder
+	stale uint64
+	once  sync.Once
+}
+
+func (r *staleTracking) MaxTrackingID(ctx context.Context, application string) (uint64, error) {
+	stale := false
+	r.once.Do(func() { stale = true })
+	if stale {
+		return r.stale, nil
+	}
+	return r.ProcessRecorder.MaxTrackingID(ctx, application)
+}
+
+// TestProcessApplicationGoesOnAfterEventsTrackedAlready: a run that read a
+// tracking position older than the store's processes events whose changes
+// are stored already; their write is refused, and the run goes on with the
+// events not tracked yet instead of failing or counting them twice.
+func TestProcessApplicationGoesOnAfterEventsTrackedAlready(t *testing.T) {
+	for _, batch := range []int{1, 8} {
+		t.Run(fmt.Sprintf("batch%d", batch), func(t *testing.T) {
+			forEachProjectionStore(t, func(t *testing.T, upstream ports.ApplicationRecorder, rec ports.ProcessRecorder) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				a := newApp(t, upstream, readerSettings())
+				ids, err := trySaveEvents(a, 6)
+				must(t, err)
+				first := newTallyProcessShared(t, rec, &app.ProcessOptions{BatchSize: batch})
+				_, err = first.ProcessNew(ctx, a)
+				must(t, err)
+				more, err := trySaveEvents(a, 2)
+				must(t, err)
+				ids = append(ids, more...)
+				// The next run reads its tracking before the first run's
+				// writes after ids[0] reached the store.
+				next := newTallyProcessShared(t, &staleTracking{ProcessRecorder: rec, stale: ids[0]}, &app.ProcessOptions{BatchSize: batch})
+				_, err = next.ProcessNew(ctx, a)
+				must(t, err)
+				counts := next.counts(t)
+				for _, id := range ids {
+					if counts[id] != 1 {
+						t.Errorf("notification %d counted %d times, want 1 (counts %v)", id, counts[id], counts)
+					}
+				}
+			})
+		})
+	}
 }
