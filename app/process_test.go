@@ -434,9 +434,9 @@ func TestProcessApplicationFollowsOnlyItsTopics(t *testing.T) {
 }
 
 // staleTracking reports, once, a tracking position from before the latest
-// tracked write, as a process application sees it when a write of the run
-// before it, cut short by its stop, reaches the store just after the new
-// run read its tracking.
+// tracked write, as a process application or projection sees it when a
+// write of the run before it, cut short by its stop, reaches the store
+// just after the new run read its tracking.
 type staleTracking struct {
 	ports.ProcessRecorder
 	stale uint64
