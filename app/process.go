@@ -275,15 +275,14 @@ func (p *ProcessApplication) processOnce(ctx context.Context, upstream string, e
 // once with ports.ErrInvalid. It does not retry: start again to go on; it
 // resumes from the tracking.
 func (p *ProcessApplication) Start(ctx context.Context, upstreams ...*Application) *Processor {
-	ctx, cancel := context.WithCancel(ctx)
-	r := &Processor{cancel: cancel, done: make(chan struct{})}
+	ctx, bg := newBackground(ctx)
+	r := &Processor{bg}
 	names := map[string]bool{}
 	for _, up := range upstreams {
 		if up != nil && names[up.name] {
 			// One tracking per name: two logs under one name would
 			// overwrite each other's position.
-			r.err = fmt.Errorf("%w: app: process application %s follows %s twice", ports.ErrInvalid, p.name, up.name)
-			close(r.done)
+			bg.refuse(fmt.Errorf("%w: app: process application %s follows %s twice", ports.ErrInvalid, p.name, up.name))
 			return r
 		} else if up != nil {
 			names[up.name] = true
@@ -291,20 +290,14 @@ func (p *ProcessApplication) Start(ctx context.Context, upstreams ...*Applicatio
 	}
 	var wg sync.WaitGroup
 	for _, up := range upstreams {
-		wg.Go(func() {
-			err := p.follow(ctx, up)
-			if ctx.Err() == nil || (err != nil && !errors.Is(err, ctx.Err())) {
-				r.fail(err)
-			}
-			cancel()
-		})
+		wg.Go(func() { bg.end(ctx, p.follow(ctx, up)) })
 	}
 	if len(upstreams) == 0 {
-		r.fail(fmt.Errorf("%w: app: no upstream application to follow", ports.ErrInvalid))
+		bg.fail(fmt.Errorf("%w: app: no upstream application to follow", ports.ErrInvalid))
 	}
 	go func() {
 		wg.Wait()
-		close(r.done)
+		close(bg.done)
 	}()
 	return r
 }
@@ -382,39 +375,19 @@ func (p *ProcessApplication) follow(ctx context.Context, upstream *Application) 
 // Processor is a running ProcessApplication, started by
 // ProcessApplication.Start.
 type Processor struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	mu  sync.Mutex
-	err error
-}
-
-func (r *Processor) fail(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.err == nil {
-		r.err = err
-	}
+	bg *background
 }
 
 // Stop stops the processing, waits until every goroutine it started has
 // ended, and returns the failure that had stopped it before, if any; nil
 // when it was running or stopped by its context. Calling it again returns
 // the same.
-func (r *Processor) Stop() error {
-	r.cancel()
-	<-r.done
-	return r.Err()
-}
+func (r *Processor) Stop() error { return r.bg.stop() }
 
 // Done is closed when the processing has ended, by Stop, by its context,
 // or by a failure (see Err).
-func (r *Processor) Done() <-chan struct{} { return r.done }
+func (r *Processor) Done() <-chan struct{} { return r.bg.done }
 
 // Err returns the first failure that ended the processing, or nil while it
 // runs and when it was stopped.
-func (r *Processor) Err() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.err
-}
+func (r *Processor) Err() error { return r.bg.failure() }

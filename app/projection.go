@@ -61,11 +61,9 @@ var ErrStopped = errors.New("app: projection stopped")
 type Projection struct {
 	upstream string
 	view     View
-	cancel   context.CancelFunc
-	done     chan struct{}
+	bg       *background
 
-	mu  sync.Mutex
-	err error // why it ended; nil while running or when stopped
+	mu sync.Mutex
 	// reached is the upstream id processed last by this projection (or
 	// the view's tracking when it started), and advanced is closed and
 	// replaced each time reached grows: Wait is woken at the moment, not
@@ -87,24 +85,17 @@ func StartProjection(ctx context.Context, upstream *Application, view View, opts
 	if opts != nil {
 		o = *opts
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	p := &Projection{view: view, cancel: cancel, done: make(chan struct{}), advanced: make(chan struct{})}
+	ctx, bg := newBackground(ctx)
+	p := &Projection{view: view, bg: bg, advanced: make(chan struct{})}
 	if upstream == nil || view == nil {
-		p.err = fmt.Errorf("%w: app: a projection needs an upstream application and a view", ports.ErrInvalid)
-		close(p.done)
+		bg.refuse(fmt.Errorf("%w: app: a projection needs an upstream application and a view", ports.ErrInvalid))
 		return p
 	}
 	p.upstream = upstream.Name()
 	reader := NewEventReader(upstream, &ReaderOptions{SkipUnknown: o.SkipUnknown}, types...)
 	go func() {
-		defer close(p.done)
-		err := p.run(ctx, reader, o.Topics)
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		// Ended by Stop or its context, it did not fail.
-		if ctx.Err() == nil || (err != nil && !errors.Is(err, ctx.Err())) {
-			p.err = err
-		}
+		defer close(bg.done)
+		bg.end(ctx, p.run(ctx, reader, o.Topics))
 	}()
 	return p
 }
@@ -155,23 +146,15 @@ func (p *Projection) advance(id uint64) {
 // returns the error that had stopped it before, if any; nil when it was
 // still running or had been stopped by its context. Calling it again
 // returns the same.
-func (p *Projection) Stop() error {
-	p.cancel()
-	<-p.done
-	return p.Err()
-}
+func (p *Projection) Stop() error { return p.bg.stop() }
 
 // Done is closed when the projection has ended, by Stop, by its context, or
 // by a failure (see Err).
-func (p *Projection) Done() <-chan struct{} { return p.done }
+func (p *Projection) Done() <-chan struct{} { return p.bg.done }
 
 // Err returns the failure that ended the projection, or nil while it runs
 // and when it was stopped.
-func (p *Projection) Err() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.err
-}
+func (p *Projection) Err() error { return p.bg.failure() }
 
 // Wait blocks until the view has processed the upstream log of the
 // application named application up to notification id (an id the view does
@@ -205,7 +188,7 @@ func (p *Projection) Wait(ctx context.Context, application string, id uint64) er
 		}
 		select {
 		case <-advanced:
-		case <-p.done:
+		case <-p.bg.done:
 			return p.ended(ctx, application, id)
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for %s notification %d: %w", application, id, ctx.Err())
@@ -221,7 +204,7 @@ func (p *Projection) waitView(ctx context.Context, application string, id uint64
 	defer cancel()
 	go func() {
 		select {
-		case <-p.done:
+		case <-p.bg.done:
 			cancel()
 		case <-wctx.Done():
 		}
@@ -234,7 +217,7 @@ func (p *Projection) waitView(ctx context.Context, application string, id uint64
 		return fmt.Errorf("waiting for %s notification %d: %w", application, id, ctx.Err())
 	}
 	select {
-	case <-p.done:
+	case <-p.bg.done:
 		return p.ended(ctx, application, id)
 	default:
 		return err // the view's own failure
