@@ -168,12 +168,18 @@ func startESDB(t testing.TB) *esdbtest.Server {
 // esdbRecorder returns a recorder of application "AppTest" on the
 // EventStoreDB at addr, closed when t ends.
 func esdbRecorder(t testing.TB, addr string) ports.ApplicationRecorder {
+	return esdbRecorderOf(t, addr, "AppTest")
+}
+
+// esdbRecorderOf returns a recorder of application on the EventStoreDB at
+// addr, closed when t ends.
+func esdbRecorderOf(t testing.TB, addr, application string) *esdb.Recorder {
 	t.Helper()
 	conf, err := esdb.ParseConfig(map[string]string{esdb.EnvURI: addr})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := esdb.NewFromConfig(conf, "AppTest", nil)
+	rec, err := esdb.NewFromConfig(conf, application, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

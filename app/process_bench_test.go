@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/streamwright/eventsourcing/adapters/esdb"
 	"github.com/streamwright/eventsourcing/adapters/inmem"
 	"github.com/streamwright/eventsourcing/app"
 	"github.com/streamwright/eventsourcing/ports"
@@ -25,11 +24,7 @@ func BenchmarkProcessApplication(b *testing.B) {
 		b.Run("inmem/"+name, func(b *testing.B) { benchProcess(b, inmem.New(), inmem.New(), batch, false) })
 		b.Run("esdbtest/"+name, func(b *testing.B) {
 			srv := startESDB(b)
-			conf, err := esdb.ParseConfig(map[string]string{esdb.EnvURI: srv.Addr()})
-			must(b, err)
-			rec, err := esdb.NewFromConfig(conf, "Counts", nil)
-			must(b, err)
-			b.Cleanup(func() { _ = rec.Close() })
+			rec := esdbRecorderOf(b, srv.Addr(), "Counts")
 			benchProcess(b, esdbRecorder(b, srv.Addr()), rec, batch, false)
 		})
 	}

@@ -185,11 +185,7 @@ func TestProcessApplicationUnderConnectionFaultsOnESDB(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	srv := startESDB(t)
-	conf, err := esdb.ParseConfig(map[string]string{esdb.EnvURI: srv.Addr()})
-	must(t, err)
-	rec, err := esdb.NewFromConfig(conf, "Counts", nil)
-	must(t, err)
-	t.Cleanup(func() { _ = rec.Close() })
+	rec := esdbRecorderOf(t, srv.Addr(), "Counts")
 	a := newApp(t, esdbRecorder(t, srv.Addr()), nil)
 
 	// The upstream writes while connections drop and answers are lost.

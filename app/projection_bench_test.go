@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamwright/eventsourcing/adapters/esdb"
 	"github.com/streamwright/eventsourcing/adapters/inmem"
 	"github.com/streamwright/eventsourcing/app"
 	"github.com/streamwright/eventsourcing/ports"
@@ -20,11 +19,7 @@ func BenchmarkProjectionSaveToWait(b *testing.B) {
 	b.Run("inmem", func(b *testing.B) { benchSaveToWait(b, inmem.New(), inmem.New()) })
 	b.Run("esdbtest", func(b *testing.B) {
 		srv := startESDB(b)
-		conf, err := esdb.ParseConfig(map[string]string{esdb.EnvURI: srv.Addr()})
-		must(b, err)
-		view, err := esdb.NewFromConfig(conf, "Counts", nil)
-		must(b, err)
-		b.Cleanup(func() { _ = view.Close() })
+		view := esdbRecorderOf(b, srv.Addr(), "Counts")
 		benchSaveToWait(b, esdbRecorder(b, srv.Addr()), view)
 	})
 }

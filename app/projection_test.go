@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/streamwright/eventsourcing/adapters/esdb"
 	"github.com/streamwright/eventsourcing/adapters/inmem"
 	"github.com/streamwright/eventsourcing/app"
 	"github.com/streamwright/eventsourcing/ports"
@@ -70,11 +69,7 @@ func forEachProjectionStore(t *testing.T, f func(t *testing.T, upstream ports.Ap
 	t.Run("inmem", func(t *testing.T) { f(t, inmem.New(), inmem.New()) })
 	t.Run("esdbtest", func(t *testing.T) {
 		srv := startESDB(t)
-		conf, err := esdb.ParseConfig(map[string]string{esdb.EnvURI: srv.Addr()})
-		must(t, err)
-		view, err := esdb.NewFromConfig(conf, "Counts", nil)
-		must(t, err)
-		t.Cleanup(func() { _ = view.Close() })
+		view := esdbRecorderOf(t, srv.Addr(), "Counts")
 		f(t, esdbRecorder(t, srv.Addr()), view)
 	})
 }
@@ -306,11 +301,7 @@ func TestProjectionUnderConnectionFaultsOnESDB(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	srv := startESDB(t)
-	conf, err := esdb.ParseConfig(map[string]string{esdb.EnvURI: srv.Addr()})
-	must(t, err)
-	rec, err := esdb.NewFromConfig(conf, "Counts", nil)
-	must(t, err)
-	t.Cleanup(func() { _ = rec.Close() })
+	rec := esdbRecorderOf(t, srv.Addr(), "Counts")
 	a := newApp(t, esdbRecorder(t, srv.Addr()), nil)
 	view := &countingView{ProcessRecorder: rec}
 
