@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/streamwright/eventsourcing/ports"
 )
@@ -77,6 +78,7 @@ type Application struct {
 	mapper    *mapper
 	closer    io.Closer
 	log       *NotificationLog
+	runner    atomic.Pointer[Runner] // the System runner that runs it, if any
 }
 
 // New opens the application named name: it merges opts.Env over the process
@@ -198,7 +200,12 @@ func (a *Application) Close() error {
 // fails with ports.ErrConcurrency and leaves the aggregates' pending events
 // in place. Aggregates whose type snapshots every N events get a snapshot
 // when their number of events reaches a multiple of N (see TypeOptions).
+// In a System run synchronously, Save returns once the application's
+// followers have processed what it stored, or with a *FollowerError.
 func (a *Application) Save(ctx context.Context, aggregates ...Root) ([]uint64, error) {
+	if err := a.beforeSave(ctx); err != nil {
+		return nil, err
+	}
 	batch, owners, enc, err := a.encodeBatch(aggregates)
 	defer putEncoder(enc)
 	if err != nil {
@@ -214,7 +221,10 @@ func (a *Application) Save(ctx context.Context, aggregates ...Root) ([]uint64, e
 	if err != nil {
 		return nil, err
 	}
-	return ids, a.stored(ctx, aggregates)
+	if err := a.stored(ctx, aggregates); err != nil {
+		return ids, err
+	}
+	return ids, a.afterSave(ctx)
 }
 
 // encodeBatch encodes the pending events of aggregates into one batch and

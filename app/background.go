@@ -11,6 +11,7 @@ import (
 // its goroutines, and the first failure is kept for stop, failure and
 // waiters, never logged away.
 type background struct {
+	ctx    context.Context // the work's, ended by cancel
 	cancel context.CancelFunc
 	done   chan struct{} // closed by the starter once every goroutine ended
 
@@ -21,7 +22,7 @@ type background struct {
 // newBackground returns the context the work runs under and its handle.
 func newBackground(ctx context.Context) (context.Context, *background) {
 	ctx, cancel := context.WithCancel(ctx)
-	return ctx, &background{cancel: cancel, done: make(chan struct{})}
+	return ctx, &background{ctx: ctx, cancel: cancel, done: make(chan struct{})}
 }
 
 // refuse ends, with err, work that cannot start.

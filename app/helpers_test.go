@@ -282,22 +282,26 @@ func must(t testing.TB, err error) {
 }
 
 // writeUnderFaults has n new accounts saved through a while the connections
-// to srv drop and append answers are lost, in turns. The channel is closed
+// to srv drop and append answers are lost, in turns; pace, when not nil,
+// is called after each save with the number saved. The channel is closed
 // once the saves are over and the faults healed; then the function reports
 // a save that failed otherwise than with the store unavailable. A lost
 // answer may leave stored an event whose Save failed, so what followers
 // must process is what the log holds, not what the saves reported.
-func writeUnderFaults(ctx context.Context, a *app.Application, srv *esdbtest.Server, n int) (<-chan struct{}, func() error) {
+func writeUnderFaults(ctx context.Context, a *app.Application, srv *esdbtest.Server, n int, pace func(int)) (<-chan struct{}, func() error) {
 	written, done := make(chan struct{}), make(chan struct{})
 	var writeErr error
 	go func() {
 		defer close(written)
-		for range n {
+		for i := range n {
 			if _, err := a.Save(ctx, accounts.Create(opened("x"))); err != nil && !errors.Is(err, ports.ErrUnavailable) {
 				writeErr = err
 				return
 			}
 			time.Sleep(time.Duration(mrand.IntN(2000)) * time.Microsecond)
+			if pace != nil {
+				pace(i + 1)
+			}
 		}
 	}()
 	go func() {

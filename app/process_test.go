@@ -52,12 +52,18 @@ type tallyProcess struct {
 }
 
 func newTallyProcess(t testing.TB, rec ports.ProcessRecorder, opts *app.ProcessOptions) *tallyProcess {
+	return newTallyProcessOf(t, "Counts", rec, opts, uuid.New(), accounts)
+}
+
+// newTallyProcessOf returns a tally process application named name that
+// counts, in tally id, the events of its upstreams registered on types.
+func newTallyProcessOf(t testing.TB, name string, rec ports.ProcessRecorder, opts *app.ProcessOptions, id uuid.UUID, types ...app.AnyType) *tallyProcess {
 	t.Helper()
-	a, err := app.New(context.Background(), "Counts", &app.Options{Recorder: rec, Env: cleanEnv(nil)})
+	a, err := app.New(context.Background(), name, &app.Options{Recorder: rec, Env: cleanEnv(nil)})
 	must(t, err)
 	t.Cleanup(func() { _ = a.Close() })
-	tp := &tallyProcess{repo: app.NewRepository(a, tallies, &app.RepositoryOptions{CacheSize: 4}), id: uuid.New()}
-	tp.ProcessApplication, err = app.NewProcessApplication(a, tp.policy, opts, accounts)
+	tp := &tallyProcess{repo: app.NewRepository(a, tallies, &app.RepositoryOptions{CacheSize: 4}), id: id}
+	tp.ProcessApplication, err = app.NewProcessApplication(a, tp.policy, opts, types...)
 	must(t, err)
 	return tp
 }
@@ -189,7 +195,7 @@ func TestProcessApplicationUnderConnectionFaultsOnESDB(t *testing.T) {
 	a := newApp(t, esdbRecorder(t, srv.Addr()), nil)
 
 	// The upstream writes while connections drop and answers are lost.
-	written, writeErr := writeUnderFaults(ctx, a, srv, 300)
+	written, writeErr := writeUnderFaults(ctx, a, srv, 300, nil)
 
 	// A supervisor starts the process application again after each
 	// failure, which must be one of the store being unavailable.

@@ -46,9 +46,9 @@ type ProjectionOptions struct {
 	SkipUnknown bool
 }
 
-// ErrStopped reports a Projection that was stopped (by Stop or its
-// context) before the position waited for was processed.
-var ErrStopped = errors.New("app: projection stopped")
+// ErrStopped reports a Projection or a system's Runner that was stopped
+// (by Stop or its context) before the position waited for was processed.
+var ErrStopped = errors.New("app: stopped before the position was processed")
 
 // Projection keeps a View current with an upstream application's log: it
 // follows the log by subscription, in a goroutine, from the view's tracking
