@@ -30,6 +30,15 @@ var (
 	// of the write was stored; reload the aggregate and retry the command.
 	ErrConcurrency error = &sentinel{msg: "eventsourcing: concurrency conflict", parent: ErrIntegrity}
 
+	// ErrTrackingMoved reports that a conditional tracked write
+	// ([ConditionalProcessRecorder]) was refused because the recorded
+	// tracking of the upstream application was not the one the writer
+	// assumed: another write, or an earlier attempt of this one, recorded
+	// tracking since the writer read it. It also matches ErrIntegrity.
+	// Nothing of the write was stored; read the tracking again and process
+	// only the upstream notifications it does not cover.
+	ErrTrackingMoved error = &sentinel{msg: "eventsourcing: tracking moved", parent: ErrIntegrity}
+
 	// ErrInvalid reports input the recorder refuses (a nil originator id, an
 	// empty topic, a non-positive limit). Nothing was stored.
 	ErrInvalid error = &sentinel{msg: "eventsourcing: invalid input"}
