@@ -164,6 +164,10 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 	return r.insertWithTracking(ctx, events, t, nil)
 }
 
+// The conformance kit skips the conditional-write rules for a recorder
+// without it; this keeps the method from going missing unnoticed.
+var _ ports.ConditionalProcessRecorder = (*Recorder)(nil)
+
 // InsertEventsWithTrackingAfter is InsertEventsWithTracking on the
 // condition that the tracking of t.ApplicationName is still previous; see
 // ports.ConditionalProcessRecorder. The condition is checked on the

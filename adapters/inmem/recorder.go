@@ -183,6 +183,10 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 	return r.insert(ctx, events, &t, nil)
 }
 
+// The conformance kit skips the conditional-write rules for a recorder
+// without it; this keeps the method from going missing unnoticed.
+var _ ports.ConditionalProcessRecorder = (*Recorder)(nil)
+
 // InsertEventsWithTrackingAfter stores events and t atomically if the
 // tracking of t.ApplicationName is still previous; see
 // ports.ConditionalProcessRecorder. The check happens under the lock that
