@@ -69,7 +69,11 @@
 // [ProcessApplication.ProcessNew] processes what is there, synchronously.
 // Both resume from the tracking. [ProcessOptions].BatchSize lets several
 // upstream events that have arrived be stored in one tracked write, which
-// tracks the last of them.
+// tracks the last of them; where the store offers the conditional tracked
+// write of ports.ConditionalProcessRecorder (in memory and EventStoreDB
+// do), that write is stored only if the tracking is still the one the
+// batch follows, and otherwise the batch is processed again without the
+// events the new tracking covers.
 //
 // What exactly-once costs per tracked write: in memory, one lock. On
 // EventStoreDB, which cannot append to two streams atomically, the adapter

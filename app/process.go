@@ -89,12 +89,19 @@ type ProcessOptions struct {
 	// aggregates atomically (EventStoreDB), a batch whose policies changed
 	// several aggregates is processed again one event at a time.
 	//
-	// A tracked write only refuses a batch whose last event is tracked
-	// already, so before each batch the tracking is read again and the
-	// events it covers are left out. On EventStoreDB a write of an earlier
-	// run, cut short by its stop, could still reach the store between that
-	// read and the batch's write and have its events processed twice; with
-	// the default of 1 no such window exists.
+	// A plain tracked write only refuses a batch whose last event is
+	// tracked already, which would let a write of an earlier run, cut
+	// short by its stop but still reaching the store, have the batch's
+	// other events processed twice. Where the store offers the conditional
+	// write of ports.ConditionalProcessRecorder (the in-memory and the
+	// EventStoreDB recorders do), each batch is stored only if the
+	// tracking is still the one the batch follows; when it has moved, the
+	// tracking is read again, the events it covers are left out and the
+	// policy runs again on the rest. On other stores the tracking is read
+	// again before each batch to leave those events out, and a write
+	// landing between that read and the batch's write remains a window
+	// for processing its events twice; with the default of 1 no such
+	// window exists on any store.
 	BatchSize int
 	// MaxConflicts bounds how many times the policy is run again for the
 	// same upstream events after a concurrency conflict on its aggregates
@@ -112,7 +119,9 @@ type ProcessOptions struct {
 // It is itself an Application, which others can follow.
 type ProcessApplication struct {
 	*Application
-	rec    ports.ProcessRecorder
+	rec ports.ProcessRecorder
+	// cond is rec's conditional tracked write, nil when it has none.
+	cond   ports.ConditionalProcessRecorder
 	policy Policy
 	types  []AnyType
 	opts   ProcessOptions
@@ -144,7 +153,8 @@ func NewProcessApplication(a *Application, policy Policy, opts *ProcessOptions, 
 	if o.MaxConflicts == 0 {
 		o.MaxConflicts = 10
 	}
-	return &ProcessApplication{Application: a, rec: rec, policy: policy, types: types, opts: o}, nil
+	cond, _ := rec.(ports.ConditionalProcessRecorder)
+	return &ProcessApplication{Application: a, rec: rec, cond: cond, policy: policy, types: types, opts: o}, nil
 }
 
 // ProcessNew processes, synchronously, the events of upstream after the
@@ -157,10 +167,11 @@ func (p *ProcessApplication) ProcessNew(ctx context.Context, upstream *Applicati
 		return 0, fmt.Errorf("%w: app: no upstream application", ports.ErrInvalid)
 	}
 	reader := NewEventReader(upstream, &ReaderOptions{SkipUnknown: p.opts.SkipUnknown}, p.types...)
-	after, err := p.rec.MaxTrackingID(ctx, upstream.name)
+	tracked, err := p.rec.MaxTrackingID(ctx, upstream.name)
 	if err != nil {
 		return 0, err
 	}
+	after := tracked // the log's position, ahead of tracked past other topics
 	processed := 0
 	for {
 		events, last, err := reader.Page(ctx, ports.NotificationQuery{
@@ -173,7 +184,7 @@ func (p *ProcessApplication) ProcessNew(ctx context.Context, upstream *Applicati
 		}
 		for len(events) > 0 {
 			n := min(len(events), p.opts.BatchSize)
-			if err := p.process(ctx, upstream.name, events[:n]); err != nil {
+			if tracked, err = p.process(ctx, upstream.name, events[:n], tracked); err != nil {
 				return processed, err
 			}
 			processed += n
@@ -184,62 +195,79 @@ func (p *ProcessApplication) ProcessNew(ctx context.Context, upstream *Applicati
 }
 
 // process hands events, in order, to the policy and stores what it
-// collected with the tracking of the last of them.
-func (p *ProcessApplication) process(ctx context.Context, upstream string, events []RecordedEvent) error {
+// collected with the tracking of the last of them. tracked is the
+// tracking of upstream that the events follow, as last read or written;
+// process returns the tracking once it is done with them.
+func (p *ProcessApplication) process(ctx context.Context, upstream string, events []RecordedEvent, tracked uint64) (uint64, error) {
 	for attempt := 0; ; attempt++ {
-		if len(events) > 1 {
-			// A batch's write is refused only when its last event is
-			// tracked already; the others are checked here, just before
-			// the policy runs (see untracked).
-			var err error
-			if events, err = p.untracked(ctx, upstream, events); err != nil || len(events) == 0 {
-				return err
-			}
-		}
-		err := p.processOnce(ctx, upstream, events)
-		if errors.Is(err, errSplit) {
-			for i := range events {
-				if err := p.process(ctx, upstream, events[i:i+1]); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		if !errors.Is(err, ports.ErrIntegrity) || attempt >= p.opts.MaxConflicts {
-			return err // ErrConcurrency is an ErrIntegrity too
-		}
-		// Another writer changed the policy's aggregates, or these events
-		// are tracked already: go on with those that are not.
-		var terr error
-		if events, terr = p.untracked(ctx, upstream, events); terr != nil {
-			return errors.Join(err, terr)
+		// Another writer may have moved the tracking past some of the
+		// events; a conditional write could not follow it back.
+		for len(events) > 0 && events[0].NotificationID <= tracked {
+			events = events[1:]
 		}
 		if len(events) == 0 {
-			return nil
+			return tracked, nil
+		}
+		if len(events) > 1 && p.cond == nil {
+			// A plain tracked write of a batch is refused only when its
+			// last event is tracked already; the others are checked here,
+			// just before the policy runs (see untracked).
+			var err error
+			if tracked, events, err = p.untracked(ctx, upstream, events, tracked); err != nil || len(events) == 0 {
+				return tracked, err
+			}
+		}
+		err := p.processOnce(ctx, upstream, events, tracked)
+		if err == nil {
+			return events[len(events)-1].NotificationID, nil
+		}
+		if errors.Is(err, errSplit) {
+			for i := range events {
+				if tracked, err = p.process(ctx, upstream, events[i:i+1], tracked); err != nil {
+					return tracked, err
+				}
+			}
+			return tracked, nil
+		}
+		if !errors.Is(err, ports.ErrIntegrity) || attempt >= p.opts.MaxConflicts {
+			return tracked, err // ErrConcurrency and ErrTrackingMoved are ErrIntegrity too
+		}
+		// Another writer changed the policy's aggregates, or tracked some
+		// of these events: go on with those that are not tracked.
+		var terr error
+		if tracked, events, terr = p.untracked(ctx, upstream, events, tracked); terr != nil {
+			return tracked, errors.Join(err, terr)
+		}
+		if len(events) == 0 {
+			return tracked, nil
 		}
 	}
 }
 
-// untracked returns the events after the process application's tracking
-// of upstream. Events tracked already may come its way: a tracked write of
-// an earlier run, cut short by its stop, can reach EventStoreDB after this
-// run read its tracking, and a second process application may follow the
-// same upstream into the same store.
-func (p *ProcessApplication) untracked(ctx context.Context, upstream string, events []RecordedEvent) ([]RecordedEvent, error) {
+// untracked reads the process application's tracking of upstream and
+// returns it with the events after it. Events tracked already may come its
+// way: a tracked write of an earlier run, cut short by its stop, can reach
+// EventStoreDB after this run read its tracking, and a second process
+// application may follow the same upstream into the same store. On a
+// failure it returns tracked unchanged.
+func (p *ProcessApplication) untracked(ctx context.Context, upstream string, events []RecordedEvent, tracked uint64) (uint64, []RecordedEvent, error) {
 	max, err := p.rec.MaxTrackingID(ctx, upstream)
 	if err != nil {
-		return nil, err
+		return tracked, nil, err
 	}
 	for len(events) > 0 && events[0].NotificationID <= max {
 		events = events[1:]
 	}
-	return events, nil
+	return max, events, nil
 }
 
 // errSplit asks for a batch to be processed one event at a time.
 var errSplit = errors.New("app: split the batch")
 
-func (p *ProcessApplication) processOnce(ctx context.Context, upstream string, events []RecordedEvent) error {
+// processOnce runs the policy on events and stores what it collected with
+// the tracking of the last of them; with a conditional write, only if the
+// tracking of upstream is still tracked.
+func (p *ProcessApplication) processOnce(ctx context.Context, upstream string, events []RecordedEvent, tracked uint64) error {
 	var pr Processing
 	for _, e := range events {
 		if err := p.policy(ctx, e, &pr); err != nil {
@@ -260,7 +288,12 @@ func (p *ProcessApplication) processOnce(ctx context.Context, upstream string, e
 			ports.ErrNotSupported, ErrNotAtomic, p.name, owners, upstream, last.NotificationID)
 	}
 	t := ports.Tracking{ApplicationName: upstream, NotificationID: last.NotificationID}
-	if _, err := p.rec.InsertEventsWithTracking(ctx, batch, t); err != nil {
+	if p.cond != nil {
+		_, err = p.cond.InsertEventsWithTrackingAfter(ctx, batch, t, tracked)
+	} else {
+		_, err = p.rec.InsertEventsWithTracking(ctx, batch, t)
+	}
+	if err != nil {
 		return fmt.Errorf("process application %s: storing the processing of %s notification %d: %w", p.name, upstream, last.NotificationID, err)
 	}
 	return p.stored(ctx, pr.aggs)
@@ -319,6 +352,7 @@ func (p *ProcessApplication) follow(ctx context.Context, upstream *Application) 
 	if err != nil {
 		return fmt.Errorf("process application %s: reading its tracking of %s: %w", p.name, upstream.name, err)
 	}
+	tracked := after // the reading goroutine keeps after; this one moves tracked
 	reader := NewEventReader(upstream, &ReaderOptions{SkipUnknown: p.opts.SkipUnknown}, p.types...)
 	sctx, stop := context.WithCancel(ctx)
 	arrived := make(chan followed, p.opts.BatchSize)
@@ -363,7 +397,7 @@ func (p *ProcessApplication) follow(ctx context.Context, upstream *Application) 
 				break more
 			}
 		}
-		if err := p.process(ctx, upstream.name, batch); err != nil {
+		if tracked, err = p.process(ctx, upstream.name, batch, tracked); err != nil {
 			return err
 		}
 		if ended != nil {

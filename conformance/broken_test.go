@@ -34,15 +34,17 @@ var variants = map[string]struct {
 	wrap func(*inmem.Recorder) ports.ApplicationRecorder
 	rule string
 }{
-	"correct":                 {func(r *inmem.Recorder) ports.ApplicationRecorder { return r }, ""},
-	"ignores-conflicts":       {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresConflicts{r} }, "AGG-3"},
-	"out-of-order":            {func(r *inmem.Recorder) ports.ApplicationRecorder { return outOfOrder{r} }, "AGG-6"},
-	"drops-last-event":        {func(r *inmem.Recorder) ports.ApplicationRecorder { return dropsLast{r} }, "AGG-2"},
-	"non-atomic-batches":      {func(r *inmem.Recorder) ports.ApplicationRecorder { return nonAtomic{r} }, "AGG-4"},
-	"reuses-notification-id":  {func(r *inmem.Recorder) ports.ApplicationRecorder { return reusesIDs{r} }, "APP-2"},
-	"delivers-an-item-twice":  {func(r *inmem.Recorder) ports.ApplicationRecorder { return deliversTwice{r} }, "SUB-1"},
-	"accepts-reserved-topics": {func(r *inmem.Recorder) ports.ApplicationRecorder { return acceptsReserved{r} }, "AGG-11"},
-	"wraps-after-the-last-id": {func(r *inmem.Recorder) ports.ApplicationRecorder { return wrapsAround{r} }, "APP-3"},
+	"correct":                   {func(r *inmem.Recorder) ports.ApplicationRecorder { return r }, ""},
+	"ignores-conflicts":         {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresConflicts{r} }, "AGG-3"},
+	"out-of-order":              {func(r *inmem.Recorder) ports.ApplicationRecorder { return outOfOrder{r} }, "AGG-6"},
+	"drops-last-event":          {func(r *inmem.Recorder) ports.ApplicationRecorder { return dropsLast{r} }, "AGG-2"},
+	"non-atomic-batches":        {func(r *inmem.Recorder) ports.ApplicationRecorder { return nonAtomic{r} }, "AGG-4"},
+	"reuses-notification-id":    {func(r *inmem.Recorder) ports.ApplicationRecorder { return reusesIDs{r} }, "APP-2"},
+	"delivers-an-item-twice":    {func(r *inmem.Recorder) ports.ApplicationRecorder { return deliversTwice{r} }, "SUB-1"},
+	"accepts-reserved-topics":   {func(r *inmem.Recorder) ports.ApplicationRecorder { return acceptsReserved{r} }, "AGG-11"},
+	"wraps-after-the-last-id":   {func(r *inmem.Recorder) ports.ApplicationRecorder { return wrapsAround{r} }, "APP-3"},
+	"ignores-previous-tracking": {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresPrevious{r} }, "PRC-8"},
+	"checks-previous-apart":     {func(r *inmem.Recorder) ports.ApplicationRecorder { return checksApart{r} }, "PRC-9"},
 }
 
 // TestBrokenVariant runs the kit against the variant named in the
@@ -287,4 +289,33 @@ func (r wrapsAround) SelectNotifications(ctx context.Context, q ports.Notificati
 		q.Start, q.ExcludeStart = q.Start+1, false
 	}
 	return r.Recorder.SelectNotifications(ctx, q)
+}
+
+// ignoresPrevious offers the conditional tracked write but stores it as an
+// unconditional one, refused only when t is not newer.
+type ignoresPrevious struct{ *inmem.Recorder }
+
+func (r ignoresPrevious) InsertEventsWithTrackingAfter(ctx context.Context, evs []ports.StoredEvent, t ports.Tracking, _ uint64) ([]uint64, error) {
+	return r.Recorder.InsertEventsWithTracking(ctx, evs, t)
+}
+
+// checksApart checks the previous tracking with one call and writes with
+// another, as an adapter that reads the tracking before an unconditional
+// write would: another writer can come in between, which the pause makes
+// likely.
+type checksApart struct{ *inmem.Recorder }
+
+func (r checksApart) InsertEventsWithTrackingAfter(ctx context.Context, evs []ports.StoredEvent, t ports.Tracking, previous uint64) ([]uint64, error) {
+	if err := ports.CheckTrackingAfter(t, previous); err != nil {
+		return nil, err
+	}
+	last, err := r.MaxTrackingID(ctx, t.ApplicationName)
+	if err != nil {
+		return nil, err
+	}
+	if last != previous {
+		return nil, ports.TrackingMovedError(uuid.Nil, t.ApplicationName, previous, last)
+	}
+	time.Sleep(time.Millisecond)
+	return r.Recorder.InsertEventsWithTracking(ctx, evs, t)
 }

@@ -23,6 +23,8 @@
 // ids-from-insert) and "stress" for the concurrency specs, so that
 // `go test -ginkgo.label-filter='!stress'` and similar filters work. A rule
 // that needs a capability the harness does not declare is skipped with the
-// reason in the report. Specs are isolated: each asks the harness for fresh
+// reason in the report; so are the rules of an optional interface the
+// recorder does not implement (PRC-8 and PRC-9 need
+// ports.ConditionalProcessRecorder). Specs are isolated: each asks the harness for fresh
 // recorders, so they run in any order and under `ginkgo -p`.
 package conformance

@@ -87,6 +87,19 @@ func (k *kit) process(ctx context.Context) ports.ProcessRecorder {
 	return p
 }
 
+// conditional returns a fresh recorder as a
+// ports.ConditionalProcessRecorder, or skips the spec of rule when the
+// recorder does not offer that optional interface.
+func (k *kit) conditional(ctx context.Context, rule string) ports.ConditionalProcessRecorder {
+	ginkgo.GinkgoHelper()
+	p := k.process(ctx)
+	c, ok := p.(ports.ConditionalProcessRecorder)
+	if !ok {
+		ginkgo.Skip(fmt.Sprintf("[%s] needs the optional ports.ConditionalProcessRecorder, which %T does not implement", rule, p))
+	}
+	return c
+}
+
 // snapshots returns a fresh recorder and its ports.SnapshotRecorder side.
 func (k *kit) snapshots(ctx context.Context) (ports.ApplicationRecorder, ports.SnapshotRecorder) {
 	ginkgo.GinkgoHelper()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -185,6 +186,94 @@ func (k *kit) trackingSpecs() {
 			want := allNotifications(ctx, reference, 100)
 			got := allNotifications(ctx, crashed, 100)
 			expectEvents(storedEvents(got), storedEvents(want))
+		})
+
+		k.spec("PRC-8", "stores a conditional tracked write only when the tracking is exactly the previous id, refusing any other with ErrTrackingMoved and storing nothing", capTracking, func(ctx context.Context) {
+			c := k.conditional(ctx, "PRC-8")
+			up, other := "upstream-"+uuid.NewString(), "other-"+uuid.NewString()
+			a, b := uuid.New(), uuid.New()
+			ids, err := c.InsertEventsWithTrackingAfter(ctx, events(a, 0, 2), ports.Tracking{ApplicationName: up, NotificationID: 3}, 0)
+			gomega.Expect(err).NotTo(gomega.HaveOccurred(), "nothing tracked yet, and 0 stands for nothing")
+			if k.h.Capabilities.NotificationIDsFromInsert {
+				gomega.Expect(ids).To(gomega.Equal(notificationIDs(allNotifications(ctx, c, 10))))
+			}
+			gomega.Expect(c.MaxTrackingID(ctx, up)).To(gomega.Equal(uint64(3)))
+			stored := allNotifications(ctx, c, 10)
+
+			for _, previous := range []uint64{0, 1, 2, 4, 5} { // lower, higher, and 0 though something is tracked
+				_, err := c.InsertEventsWithTrackingAfter(ctx, events(b, 0, 1), ports.Tracking{ApplicationName: up, NotificationID: 6}, previous)
+				expectRecorderError(err, ports.ErrTrackingMoved)
+				expectRecorderError(err, ports.ErrIntegrity)
+				gomega.Expect(errors.Is(err, ports.ErrConcurrency)).To(gomega.BeFalse(), "a moved tracking is not an aggregate conflict: %v", err)
+			}
+			_, err = c.InsertEventsWithTrackingAfter(ctx, events(b, 0, 1), ports.Tracking{ApplicationName: up, NotificationID: 3}, 0)
+			expectRecorderError(err, ports.ErrTrackingMoved) // the write tracked already, assumed not to be
+			_, err = c.InsertEventsWithTrackingAfter(ctx, nil, ports.Tracking{ApplicationName: up, NotificationID: 9}, 1)
+			expectRecorderError(err, ports.ErrTrackingMoved)
+			for _, id := range []uint64{3, 2} {
+				_, err = c.InsertEventsWithTrackingAfter(ctx, events(b, 0, 1), ports.Tracking{ApplicationName: up, NotificationID: id}, 3)
+				expectRecorderError(err, ports.ErrInvalid) // t must follow previous
+			}
+			gomega.Expect(selectEvents(ctx, c, b, ports.EventQuery{})).To(gomega.BeEmpty(), "a refused write stored events")
+			gomega.Expect(c.MaxTrackingID(ctx, up)).To(gomega.Equal(uint64(3)), "a refused write moved the tracking")
+			expectEvents(storedEvents(allNotifications(ctx, c, 10)), storedEvents(stored))
+
+			_, err = c.InsertEventsWithTrackingAfter(ctx, []ports.StoredEvent{event(a, 0)}, ports.Tracking{ApplicationName: up, NotificationID: 5}, 3)
+			expectRecorderError(err, ports.ErrConcurrency) // the tracking matches; the aggregate conflicts
+			gomega.Expect(c.MaxTrackingID(ctx, up)).To(gomega.Equal(uint64(3)))
+
+			_, err = c.InsertEventsWithTrackingAfter(ctx, nil, ports.Tracking{ApplicationName: up, NotificationID: 5}, 3)
+			gomega.Expect(err).NotTo(gomega.HaveOccurred(), "tracking with no events")
+			_, err = c.InsertEventsWithTrackingAfter(ctx, events(b, 0, 2), ports.Tracking{ApplicationName: up, NotificationID: 8}, 5)
+			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			gomega.Expect(c.MaxTrackingID(ctx, up)).To(gomega.Equal(uint64(8)))
+			expectEvents(selectEvents(ctx, c, b, ports.EventQuery{}), events(b, 0, 2))
+
+			_, err = c.InsertEventsWithTrackingAfter(ctx, nil, ports.Tracking{ApplicationName: other, NotificationID: 1}, 0)
+			gomega.Expect(err).NotTo(gomega.HaveOccurred(), "applications are tracked apart")
+			gomega.Expect(c.MaxTrackingID(ctx, up)).To(gomega.Equal(uint64(8)))
+		})
+
+		k.spec("PRC-9", "lets exactly one of concurrent conditional writers from one previous id store its write", capTracking, func(ctx context.Context) {
+			c := k.conditional(ctx, "PRC-9")
+			up := "upstream-" + uuid.NewString()
+			const writers = 8
+			previous := uint64(0)
+			for round := range 4 {
+				aggs := make([]uuid.UUID, writers)
+				errs := make([]error, writers)
+				start := make(chan struct{})
+				var wg sync.WaitGroup
+				for i := range writers {
+					aggs[i] = uuid.New()
+					wg.Go(func() {
+						<-start
+						t := ports.Tracking{ApplicationName: up, NotificationID: previous + 1 + uint64(i)}
+						_, errs[i] = c.InsertEventsWithTrackingAfter(ctx, []ports.StoredEvent{event(aggs[i], 0)}, t, previous)
+					})
+				}
+				close(start)
+				wg.Wait()
+				winner := -1
+				for i, err := range errs {
+					if err == nil {
+						gomega.Expect(winner).To(gomega.Equal(-1), "round %d: writers %d and %d both stored their write from tracking %d", round, winner, i, previous)
+						winner = i
+						continue
+					}
+					expectRecorderError(err, ports.ErrTrackingMoved)
+				}
+				gomega.Expect(winner).NotTo(gomega.Equal(-1), "round %d: every writer was refused", round)
+				for i, id := range aggs {
+					want := gomega.BeEmpty()
+					if i == winner {
+						want = gomega.HaveLen(1)
+					}
+					gomega.Expect(selectEvents(ctx, c, id, ports.EventQuery{})).To(want, "round %d, writer %d (winner %d)", round, i, winner)
+				}
+				previous += 1 + uint64(winner)
+				gomega.Expect(c.MaxTrackingID(ctx, up)).To(gomega.Equal(previous))
+			}
 		})
 	})
 }

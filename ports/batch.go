@@ -136,3 +136,26 @@ func CheckTracking(t Tracking) error {
 	}
 	return nil
 }
+
+// CheckTrackingAfter validates the arguments of a conditional tracked
+// write (see [ConditionalProcessRecorder]): t as [CheckTracking] does, and
+// a t.NotificationID above previous, failing with ErrInvalid otherwise.
+func CheckTrackingAfter(t Tracking, previous uint64) error {
+	if err := CheckTracking(t); err != nil {
+		return err
+	}
+	if t.NotificationID <= previous {
+		return Errorf("insert tracking", uuid.Nil, ErrInvalid,
+			"notification %d of application %q does not follow the previous tracking %d", t.NotificationID, t.ApplicationName, previous)
+	}
+	return nil
+}
+
+// TrackingMovedError returns the [*Error] of a conditional tracked write
+// refused because the tracking of application is at recorded, not at
+// previous as the writer assumed. It matches ErrTrackingMoved and
+// ErrIntegrity.
+func TrackingMovedError(id uuid.UUID, application string, previous, recorded uint64) *Error {
+	return Errorf("insert tracking", id, ErrTrackingMoved,
+		"application %q is tracked at notification %d, not at %d as assumed", application, recorded, previous)
+}

@@ -6,8 +6,8 @@
 //
 // Most code should use the app package, which is built on these ports. This
 // package is for people writing or wrapping an adapter: implement
-// [ApplicationRecorder] (and, where the store can, [SnapshotRecorder] and
-// [ProcessRecorder]), call [CheckBatch] to validate input the same way every
+// [ApplicationRecorder] (and, where the store can, [SnapshotRecorder],
+// [ProcessRecorder] and [ConditionalProcessRecorder]), call [CheckBatch] to validate input the same way every
 // adapter does, wrap failures in [*Error] with the matching sentinel, and prove
 // the result with the conformance kit (package conformance).
 //

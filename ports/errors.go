@@ -30,6 +30,16 @@ var (
 	// of the write was stored; reload the aggregate and retry the command.
 	ErrConcurrency error = &sentinel{msg: "eventsourcing: concurrency conflict", parent: ErrIntegrity}
 
+	// ErrTrackingMoved reports that a conditional tracked write
+	// ([ConditionalProcessRecorder]) was refused because the recorded
+	// tracking of the upstream application was not the one the writer
+	// assumed: another write, or an earlier call making this same write
+	// whose outcome was unknown, recorded tracking since the writer read
+	// it. It also matches ErrIntegrity.
+	// Nothing of the write was stored; read the tracking again and process
+	// only the upstream notifications it does not cover.
+	ErrTrackingMoved error = &sentinel{msg: "eventsourcing: tracking moved", parent: ErrIntegrity}
+
 	// ErrInvalid reports input the recorder refuses (a nil originator id, an
 	// empty topic, a non-positive limit). Nothing was stored.
 	ErrInvalid error = &sentinel{msg: "eventsourcing: invalid input"}
@@ -48,8 +58,9 @@ var (
 
 	// ErrUnavailable reports a transient failure to reach the store. The
 	// operation may or may not have taken effect; it is safe to retry it,
-	// because recorders refuse a repeated write with ErrConcurrency rather
-	// than store it twice.
+	// because recorders refuse a repeated write with ErrConcurrency (a
+	// repeated tracked write with ErrIntegrity, or ErrTrackingMoved when
+	// conditional) rather than store it twice.
 	ErrUnavailable error = &sentinel{msg: "eventsourcing: store unavailable"}
 
 	// ErrClosed reports a call made on a recorder after its Close, or cut

@@ -25,6 +25,9 @@ func TestSentinelsClassify(t *testing.T) {
 		{ports.ErrUnavailable, []error{ports.ErrUnavailable}, []error{ports.ErrIntegrity}},
 		{ports.ConflictError("op", uuid.New(), 1, 2), []error{ports.ErrConcurrency, ports.ErrIntegrity}, []error{ports.ErrInvalid}},
 		{ports.Errorf("op", uuid.Nil, ports.ErrInvalid, "x %d", 1), []error{ports.ErrInvalid}, []error{ports.ErrConcurrency}},
+		{ports.ErrTrackingMoved, []error{ports.ErrTrackingMoved, ports.ErrIntegrity}, []error{ports.ErrConcurrency, ports.ErrInvalid}},
+		{ports.ErrConcurrency, nil, []error{ports.ErrTrackingMoved}},
+		{ports.TrackingMovedError(uuid.Nil, "up", 3, 7), []error{ports.ErrTrackingMoved, ports.ErrIntegrity}, []error{ports.ErrConcurrency}},
 	}
 	for _, c := range cases {
 		for _, target := range c.is {
@@ -156,5 +159,29 @@ func TestRegistry(t *testing.T) {
 			}()
 			bad()
 		}()
+	}
+}
+
+func TestCheckTrackingAfterRefusesATrackingThatDoesNotFollowPrevious(t *testing.T) {
+	for _, c := range []struct {
+		t        ports.Tracking
+		previous uint64
+		ok       bool
+	}{
+		{ports.Tracking{ApplicationName: "up", NotificationID: 1}, 0, true},
+		{ports.Tracking{ApplicationName: "up", NotificationID: 9}, 8, true},
+		{ports.Tracking{ApplicationName: "up", NotificationID: 8}, 8, false},
+		{ports.Tracking{ApplicationName: "up", NotificationID: 3}, 8, false},
+		{ports.Tracking{ApplicationName: "up", NotificationID: 0}, 0, false},
+		{ports.Tracking{NotificationID: 9}, 8, false},
+	} {
+		err := ports.CheckTrackingAfter(c.t, c.previous)
+		if c.ok != (err == nil) || (err != nil && !errors.Is(err, ports.ErrInvalid)) {
+			t.Errorf("CheckTrackingAfter(%+v, %d) = %v, want ok=%v or ErrInvalid", c.t, c.previous, err, c.ok)
+		}
+	}
+	var pe *ports.Error
+	if err := ports.TrackingMovedError(uuid.Nil, "up", 3, 7); !errors.As(err, &pe) || !strings.Contains(err.Error(), "tracked at notification 7, not at 3") {
+		t.Errorf("TrackingMovedError = %q, want the recorded and the assumed ids", err)
 	}
 }

@@ -103,6 +103,44 @@ type ProcessRecorder interface {
 	InsertEventsWithTracking(ctx context.Context, events []StoredEvent, t Tracking) ([]uint64, error)
 }
 
+// ConditionalProcessRecorder is a ProcessRecorder that can make a tracked
+// write conditional on the tracking it follows: a compare-and-set of the
+// tracking of one upstream application. It is optional; callers find it
+// with a type assertion and fall back to InsertEventsWithTracking.
+//
+// A tracked write refuses only a notification id that is not newer than
+// the recorded one. A caller that processes several upstream
+// notifications into one write, tracking the last of them, needs more:
+// that no other write recorded tracking of the same upstream since it
+// read the tracking, or the notifications such a write covered would be
+// processed twice. The conditional write gives exactly that guarantee.
+type ConditionalProcessRecorder interface {
+	ProcessRecorder
+
+	// InsertEventsWithTrackingAfter is InsertEventsWithTracking on the
+	// condition that the tracking recorded for t.ApplicationName is still
+	// exactly previous (0: none recorded). The check and the write are one
+	// atomic step: no other tracked write of that application can come
+	// between them.
+	//
+	// When the recorded tracking is not previous, whether lower or higher,
+	// and even when it already covers t, the call fails with an error
+	// matching ErrTrackingMoved (and so ErrIntegrity) and stores nothing.
+	// A t.NotificationID not above previous fails with ErrInvalid. Other
+	// results and errors are those of InsertEventsWithTracking; the events
+	// are checked against their aggregates only when the tracking matches.
+	//
+	// Retries: a recorder that retries a lost answer within the call does
+	// so in a way the store recognises (EventStoreDB: the same event ids
+	// at the same expected revision), so a call never refuses its own
+	// earlier attempt. A new call after a failure whose outcome is unknown
+	// (ErrUnavailable, a cancelled context) may find that failed call's
+	// write stored, and is refused with ErrTrackingMoved like any other: the
+	// caller stays exactly-once by reading the tracking again and leaving
+	// out the notifications it covers, which then include t.
+	InsertEventsWithTrackingAfter(ctx context.Context, events []StoredEvent, t Tracking, previous uint64) ([]uint64, error)
+}
+
 // SnapshotRecorder stores snapshots of aggregates: states taken at a version
 // so that an aggregate can be rebuilt without reading its whole history.
 // Snapshots are kept apart from events: they never appear as notifications

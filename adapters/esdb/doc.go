@@ -76,6 +76,13 @@
 // event ids, which EventStoreDB treats as a no-op when it was stored. A crash
 // at any point therefore leaves the store as a single run would.
 //
+// [Recorder.InsertEventsWithTrackingAfter] is the conditional form
+// (ports.ConditionalProcessRecorder): it checks the tracking the writer
+// assumed against the settled tracking stream and appends its claim at the
+// revision it read, so a tracked write landing in between fails the claim's
+// append and the check is made again; the check costs nothing beyond the
+// read every tracked write makes.
+//
 // In the tracking stream's name, '%', '(' and ')' of either name are
 // percent-encoded ("a(1)" tracking "b" uses "a%281%29.tracking(b)"), so that
 // no two pairs share a stream. Versions before this encoding used the names

@@ -161,6 +161,35 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 	if err := ports.CheckTracking(t); err != nil {
 		return nil, err
 	}
+	return r.insertWithTracking(ctx, events, t, nil)
+}
+
+// The conformance kit skips the conditional-write rules for a recorder
+// without it; this keeps the method from going missing unnoticed.
+var _ ports.ConditionalProcessRecorder = (*Recorder)(nil)
+
+// InsertEventsWithTrackingAfter is InsertEventsWithTracking on the
+// condition that the tracking of t.ApplicationName is still previous; see
+// ports.ConditionalProcessRecorder. The condition is checked on the
+// settled tracking stream, and the claim (or, with no events, the commit)
+// is appended with that stream's revision as the expected one, so a
+// tracked write landing in between makes the append fail and the check run
+// again: check and claim are one atomic step. A retry within the call
+// reuses the claim's event id, which EventStoreDB recognises, so the call
+// never finds its own claim in the way.
+func (r *Recorder) InsertEventsWithTrackingAfter(ctx context.Context, events []ports.StoredEvent, t ports.Tracking, previous uint64) ([]uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := ports.CheckTrackingAfter(t, previous); err != nil {
+		return nil, err
+	}
+	return r.insertWithTracking(ctx, events, t, &previous)
+}
+
+// insertWithTracking runs the claim, batch and commit of events and t;
+// with previous, only while the tracking is exactly *previous.
+func (r *Recorder) insertWithTracking(ctx context.Context, events []ports.StoredEvent, t ports.Tracking, previous *uint64) ([]uint64, error) {
 	// CheckBatch refuses topics that are not valid UTF-8, which the claim's
 	// JSON could not hold byte for byte.
 	if err := ports.CheckBatch(opInsert, events, false); err != nil {
@@ -184,6 +213,9 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 		rev, last, err := r.settled(ctx, stream)
 		if err != nil {
 			return nil, wrap(caller, opInsertTracking, id, err)
+		}
+		if previous != nil && last.Max != *previous {
+			return nil, ports.TrackingMovedError(id, t.ApplicationName, *previous, last.Max)
 		}
 		if t.NotificationID <= last.Max {
 			return nil, ports.Errorf(opInsertTracking, id, ports.ErrIntegrity,

@@ -171,7 +171,7 @@ const (
 // of several aggregates may share one batch. It returns the notification id
 // of each event.
 func (r *Recorder) InsertEvents(ctx context.Context, events []ports.StoredEvent) ([]uint64, error) {
-	return r.insert(ctx, events, nil)
+	return r.insert(ctx, events, nil, nil)
 }
 
 // InsertEventsWithTracking stores events and t atomically; see
@@ -180,10 +180,27 @@ func (r *Recorder) InsertEventsWithTracking(ctx context.Context, events []ports.
 	if err := ports.CheckTracking(t); err != nil {
 		return nil, err
 	}
-	return r.insert(ctx, events, &t)
+	return r.insert(ctx, events, &t, nil)
 }
 
-func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *ports.Tracking) ([]uint64, error) {
+// The conformance kit skips the conditional-write rules for a recorder
+// without it; this keeps the method from going missing unnoticed.
+var _ ports.ConditionalProcessRecorder = (*Recorder)(nil)
+
+// InsertEventsWithTrackingAfter stores events and t atomically if the
+// tracking of t.ApplicationName is still previous; see
+// ports.ConditionalProcessRecorder. The check happens under the lock that
+// serialises every write, so nothing comes between it and the write.
+func (r *Recorder) InsertEventsWithTrackingAfter(ctx context.Context, events []ports.StoredEvent, t ports.Tracking, previous uint64) ([]uint64, error) {
+	if err := ports.CheckTrackingAfter(t, previous); err != nil {
+		return nil, err
+	}
+	return r.insert(ctx, events, &t, &previous)
+}
+
+// insert stores events, and t unless it is nil; with previous, only if
+// the tracking of t's application is exactly *previous.
+func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *ports.Tracking, previous *uint64) ([]uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -195,6 +212,13 @@ func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *po
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if previous != nil {
+		// Before the events' own checks: a moved tracking means the caller
+		// works from an old picture, whatever its events would do.
+		if last := r.tracking[t.ApplicationName]; last != *previous {
+			return nil, ports.TrackingMovedError(uuid.Nil, t.ApplicationName, *previous, last)
+		}
+	}
 	if err := r.checkFollows(events); err != nil {
 		return nil, err
 	}
