@@ -27,12 +27,18 @@ type Repository[A Root] struct {
 	opts RepositoryOptions
 
 	mu    sync.Mutex
-	cache map[uuid.UUID]cached
+	cache map[uuid.UUID]cached[A]
+	// clone copies cached aggregates; nil when they are cached in
+	// snapshot form (see cloner).
+	clone *cloner[A]
 }
 
-// cached is an aggregate's state in snapshot form.
-type cached struct {
+// cached is an aggregate's latest state known to the cache: a private
+// value that no caller holds, which is never changed once cached and is
+// copied for each Get, or, when the type has no cloner, its snapshot form.
+type cached[A Root] struct {
 	version uint64
+	value   A
 	state   []byte
 }
 
@@ -42,12 +48,15 @@ type cached struct {
 // whole state (see NewType and Snapshotter), as repositories are made at
 // start-up.
 func NewRepository[A Root](app *Application, t *Type[A], opts *RepositoryOptions) *Repository[A] {
-	r := &Repository[A]{app: app, t: t, cache: map[uuid.UUID]cached{}}
+	r := &Repository[A]{app: app, t: t, cache: map[uuid.UUID]cached[A]{}}
 	if opts != nil {
 		r.opts = *opts
 	}
-	if r.opts.CacheSize > 0 && t.lossy != nil {
-		panic(t.lossy)
+	if r.opts.CacheSize > 0 {
+		if t.lossy != nil {
+			panic(t.lossy)
+		}
+		r.clone = newCloner(t.make)
 	}
 	return r
 }
@@ -65,18 +74,19 @@ func (r *Repository[A]) GetAt(ctx context.Context, id uuid.UUID, version uint64)
 }
 
 func (r *Repository[A]) get(ctx context.Context, id uuid.UUID, through *uint64) (A, error) {
-	var zero A
-	agg := r.t.make()
-	b := agg.base()
-	b.id, b.kind = id, r.t
-	loaded := false
+	var zero, agg A
+	loaded, fromCache := false, false
 	var after *uint64
-
 	if through == nil && r.opts.CacheSize > 0 {
 		r.mu.Lock()
 		c, ok := r.cache[id]
 		r.mu.Unlock()
-		if ok {
+		switch {
+		case ok && r.clone != nil:
+			agg = r.clone.clone(c.value)
+			loaded, fromCache, after = true, true, ports.Version(c.version)
+		case ok:
+			agg = r.fresh(id)
 			restored, err := restoreSnapshot(agg, c.version, c.state)
 			if err != nil {
 				return zero, err
@@ -86,6 +96,10 @@ func (r *Repository[A]) get(ctx context.Context, id uuid.UUID, through *uint64) 
 			}
 		}
 	}
+	if !loaded {
+		agg = r.fresh(id)
+	}
+	b := agg.base()
 	// Snapshots of an aggregate whose state they cannot hold in full
 	// (taken before TakeSnapshot refused them) are not read: its events
 	// give the whole state.
@@ -135,11 +149,25 @@ func (r *Repository[A]) get(ctx context.Context, id uuid.UUID, through *uint64) 
 		return zero, fmt.Errorf("%w: %s %s has no version %d (it is at %d)", ErrNotFound, r.t.name, id, *through, b.version)
 	}
 	if through == nil && r.opts.CacheSize > 0 {
-		if state, err := snapshotState(agg); err == nil {
-			r.remember(id, cached{version: b.version, state: state})
+		switch {
+		case r.clone == nil:
+			if state, err := snapshotState(agg); err == nil {
+				r.remember(id, cached[A]{version: b.version, state: state})
+			}
+		case !fromCache || b.version != *after:
+			// agg is the caller's now: the cache keeps a copy.
+			r.remember(id, cached[A]{version: b.version, value: r.clone.clone(agg)})
 		}
 	}
 	return agg, nil
+}
+
+// fresh returns aggregate id, empty, from its type's constructor.
+func (r *Repository[A]) fresh(id uuid.UUID) A {
+	agg := r.t.make()
+	b := agg.base()
+	b.id, b.kind = id, r.t
+	return agg
 }
 
 // apply decodes stored event se, of event type et, and applies it to agg,
@@ -167,11 +195,16 @@ func (r *Repository[A]) apply(d *payloadDecoder, agg A, et *eventType[A], se por
 	return nil
 }
 
-// remember caches c, evicting an arbitrary entry when full.
-func (r *Repository[A]) remember(id uuid.UUID, c cached) {
+// remember caches c, evicting an arbitrary entry when full. It keeps a
+// later version cached by a concurrent Get rather than go back.
+func (r *Repository[A]) remember(id uuid.UUID, c cached[A]) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.cache[id]; !ok && len(r.cache) >= r.opts.CacheSize {
+	old, ok := r.cache[id]
+	if ok && old.version > c.version {
+		return
+	}
+	if !ok && len(r.cache) >= r.opts.CacheSize {
 		for k := range r.cache {
 			delete(r.cache, k)
 			break
