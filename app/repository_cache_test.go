@@ -269,3 +269,55 @@ func TestRepositoryCacheUnderConcurrentGetsAndSaves(t *testing.T) {
 		t.Errorf("Get after the saves: %v", err)
 	}
 }
+
+// benchNoted is a benchCounter with an interface field, which the cache
+// cannot copy by reflection and so keeps in snapshot form.
+type benchNoted struct {
+	app.Aggregate
+	Total int `json:"total"`
+	Note  any `json:"note,omitempty"`
+}
+
+type benchNotedStarted struct{}
+
+func (benchNotedStarted) Apply(c *benchNoted) { c.Total++ }
+
+var benchNotes = func() *app.Type[*benchNoted] {
+	t := app.NewType("BenchNoted", func() *benchNoted { return new(benchNoted) }, nil)
+	app.RegisterEvent[benchNotedStarted](t, "bench.NotedStarted")
+	return t
+}()
+
+// BenchmarkGetCached measures a Get from a repository's cache with no
+// newer event to read: of an aggregate the cache copies, and of one it
+// keeps in snapshot form.
+func BenchmarkGetCached(b *testing.B) {
+	ctx := context.Background()
+	b.Run("copy", func(b *testing.B) {
+		a := benchApp(b, false)
+		id := benchSaved(b, a, 10)
+		repo := app.NewRepository(a, benchCounters, &app.RepositoryOptions{CacheSize: 1})
+		b.ReportAllocs()
+		for b.Loop() {
+			c, err := repo.Get(ctx, id)
+			if err != nil || c.Total != 10 {
+				b.Fatal(c, err)
+			}
+		}
+	})
+	b.Run("snapshot-form", func(b *testing.B) {
+		a := benchApp(b, false)
+		n := benchNotes.Create(benchNotedStarted{})
+		if _, err := a.Save(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+		repo := app.NewRepository(a, benchNotes, &app.RepositoryOptions{CacheSize: 1})
+		b.ReportAllocs()
+		for b.Loop() {
+			c, err := repo.Get(ctx, n.ID())
+			if err != nil || c.Total != 1 {
+				b.Fatal(c, err)
+			}
+		}
+	})
+}
