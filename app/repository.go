@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -35,11 +36,13 @@ type Repository[A Root] struct {
 
 // cached is an aggregate's latest state known to the cache: a private
 // value that no caller holds, which is never changed once cached and is
-// copied for each Get, or, when the type has no cloner, its snapshot form.
+// copied for each Get, or, when the type has no cloner, its own state in
+// snapshot form (see ownState) and its times.
 type cached[A Root] struct {
-	version uint64
-	value   A
-	state   []byte
+	version           uint64
+	value             A
+	state             []byte
+	created, modified time.Time
 }
 
 // NewRepository returns the repository of aggregates of type t in app. It
@@ -87,12 +90,14 @@ func (r *Repository[A]) get(ctx context.Context, id uuid.UUID, through *uint64) 
 			loaded, fromCache, after = true, true, ports.Version(c.version)
 		case ok:
 			agg = r.fresh(id)
-			restored, err := restoreSnapshot(agg, c.version, c.state)
+			restored, err := restoreOwnState(agg, c.version, c.state)
 			if err != nil {
 				return zero, err
 			}
 			if restored {
-				loaded, after = true, ports.Version(c.version)
+				b := agg.base()
+				b.created, b.modified = c.created, c.modified
+				loaded, fromCache, after = true, true, ports.Version(c.version)
 			}
 		}
 	}
@@ -150,13 +155,15 @@ func (r *Repository[A]) get(ctx context.Context, id uuid.UUID, through *uint64) 
 	}
 	if through == nil && r.opts.CacheSize > 0 {
 		switch {
-		case r.clone == nil:
-			if state, err := snapshotState(agg); err == nil {
-				r.remember(id, cached[A]{version: b.version, state: state})
-			}
-		case !fromCache || b.version != *after:
+		case fromCache && b.version == *after:
+			// The cached state is the latest.
+		case r.clone != nil:
 			// agg is the caller's now: the cache keeps a copy.
 			r.remember(id, cached[A]{version: b.version, value: r.clone.clone(agg)})
+		default:
+			if state, err := ownState(agg); err == nil {
+				r.remember(id, cached[A]{version: b.version, state: state, created: b.created, modified: b.modified})
+			}
 		}
 	}
 	return agg, nil
