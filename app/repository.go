@@ -17,6 +17,18 @@ type RepositoryOptions struct {
 	// CacheSize, when positive, keeps up to that many aggregates' latest
 	// states in memory; a cached aggregate is brought up to date by
 	// reading only the events after it ("fast-forward").
+	//
+	// The cache keeps each aggregate as a value no caller holds and hands
+	// every Get a deep copy of it, so what one caller does to its
+	// aggregate, saved or not, changes neither the cache nor what other
+	// callers get. The copy holds what the aggregate's events gave, except
+	// for its fields tagged `json:"-"`, which keep their value from the
+	// type's constructor, as in a snapshot. An aggregate type whose copy
+	// could share something mutable with its original (one that holds an
+	// interface, a recursive type, or a pointer, slice or map in an
+	// unexported field, such as inside a type with its own JSON encoding),
+	// or that implements Snapshotter, is cached in snapshot form instead:
+	// decoded from JSON for each Get, which costs several times more.
 	CacheSize int
 }
 
@@ -46,10 +58,10 @@ type cached[A Root] struct {
 }
 
 // NewRepository returns the repository of aggregates of type t in app. It
-// panics with a *LossyTypeError if opts.CacheSize is positive and the
-// cache, which holds aggregates in snapshot form, would not hold their
-// whole state (see NewType and Snapshotter), as repositories are made at
-// start-up.
+// panics with a *LossyTypeError if opts.CacheSize is positive and a
+// snapshot would not hold the aggregates' whole state (see NewType and
+// Snapshotter), as the cache may keep them in snapshot form (see
+// RepositoryOptions) and repositories are made at start-up.
 func NewRepository[A Root](app *Application, t *Type[A], opts *RepositoryOptions) *Repository[A] {
 	r := &Repository[A]{app: app, t: t, cache: map[uuid.UUID]cached[A]{}}
 	if opts != nil {
