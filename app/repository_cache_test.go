@@ -321,3 +321,55 @@ func BenchmarkGetCached(b *testing.B) {
 		}
 	})
 }
+
+func TestRepositoryCacheInSnapshotFormGivesEachGetAValueOfItsOwn(t *testing.T) {
+	ctx := context.Background()
+	s := newSpy(inmem.New())
+	a := newApp(t, s, nil)
+	safes := safeType(nil) // a Snapshotter: cached as JSON
+	sf := safes.Create(safeOpened{Label: "s", Secret: "hush"})
+	app.Trigger(sf, safeUsed{})
+	must(t, errOf(a.Save(ctx, sf)))
+	repo := app.NewRepository(a, safes, &app.RepositoryOptions{CacheSize: 1})
+	check := func(how string, got *safe, opens int, modified time.Time) {
+		t.Helper()
+		if got.Label != "s" || got.secret != "hush" || got.opens != opens || got.Version() != uint64(opens) ||
+			!got.CreatedOn().Equal(sf.CreatedOn()) || !got.ModifiedOn().Equal(modified) || got.PendingEvents() != 0 {
+			t.Errorf("%s: %q %q %d at %d, modified %v, %d pending; want s hush %d at %d, modified %v, none pending",
+				how, got.Label, got.secret, got.opens, got.Version(), got.ModifiedOn(), got.PendingEvents(), opens, opens, modified)
+		}
+	}
+
+	first, err := repo.Get(ctx, sf.ID())
+	must(t, err)
+	check("first Get", first, 1, sf.ModifiedOn())
+	first.Label, first.secret = "scribbled", "scribbled"
+	app.Trigger(first, safeUsed{})
+	s.reads()
+	second, err := repo.Get(ctx, sf.ID())
+	must(t, err)
+	check("Get after another caller changed its value without saving", second, 1, sf.ModifiedOn())
+	if n := s.reads(); n != 0 {
+		t.Errorf("Get from the cache read %d events", n)
+	}
+
+	// Another writer saves; the cached Get reads its event.
+	w, err := app.NewRepository(newApp(t, s, nil), safes, nil).Get(ctx, sf.ID())
+	must(t, err)
+	app.Trigger(w, safeUsed{})
+	must(t, errOf(a.Save(ctx, w)))
+	s.reads()
+	third, err := repo.Get(ctx, sf.ID())
+	must(t, err)
+	check("Get after another writer's save", third, 2, w.ModifiedOn())
+	if n := s.reads(); n != 1 {
+		t.Errorf("Get after another writer's save read %d events, want its 1", n)
+	}
+	third.secret = "scribbled"
+	fourth, err := repo.Get(ctx, sf.ID())
+	must(t, err)
+	check("Get after the caller of a fast-forwarded Get changed its value", fourth, 2, w.ModifiedOn())
+	if n := s.reads(); n != 0 {
+		t.Errorf("Get from the fast-forwarded cache read %d events", n)
+	}
+}
