@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -16,6 +17,18 @@ type RepositoryOptions struct {
 	// CacheSize, when positive, keeps up to that many aggregates' latest
 	// states in memory; a cached aggregate is brought up to date by
 	// reading only the events after it ("fast-forward").
+	//
+	// The cache keeps each aggregate as a value no caller holds and hands
+	// every Get a deep copy of it, so what one caller does to its
+	// aggregate, saved or not, changes neither the cache nor what other
+	// callers get. The copy holds what the aggregate's events gave, except
+	// for its fields tagged `json:"-"`, which keep their value from the
+	// type's constructor, as in a snapshot. An aggregate type whose copy
+	// could share something mutable with its original (one that holds an
+	// interface, a recursive type, or a pointer, slice or map in an
+	// unexported field, such as inside a type with its own JSON encoding),
+	// or that implements Snapshotter, is cached in snapshot form instead:
+	// decoded from JSON for each Get, which costs several times more.
 	CacheSize int
 }
 
@@ -27,27 +40,38 @@ type Repository[A Root] struct {
 	opts RepositoryOptions
 
 	mu    sync.Mutex
-	cache map[uuid.UUID]cached
+	cache map[uuid.UUID]cached[A]
+	// clone copies cached aggregates; nil when they are cached in
+	// snapshot form (see cloner).
+	clone *cloner[A]
 }
 
-// cached is an aggregate's state in snapshot form.
-type cached struct {
-	version uint64
-	state   []byte
+// cached is an aggregate's latest state known to the cache: a private
+// value that no caller holds, which is never changed once cached and is
+// copied for each Get, or, when the type has no cloner, its own state in
+// snapshot form (see ownState) and its times.
+type cached[A Root] struct {
+	version           uint64
+	value             A
+	state             []byte
+	created, modified time.Time
 }
 
 // NewRepository returns the repository of aggregates of type t in app. It
-// panics with a *LossyTypeError if opts.CacheSize is positive and the
-// cache, which holds aggregates in snapshot form, would not hold their
-// whole state (see NewType and Snapshotter), as repositories are made at
-// start-up.
+// panics with a *LossyTypeError if opts.CacheSize is positive and a
+// snapshot would not hold the aggregates' whole state (see NewType and
+// Snapshotter), as the cache may keep them in snapshot form (see
+// RepositoryOptions) and repositories are made at start-up.
 func NewRepository[A Root](app *Application, t *Type[A], opts *RepositoryOptions) *Repository[A] {
-	r := &Repository[A]{app: app, t: t, cache: map[uuid.UUID]cached{}}
+	r := &Repository[A]{app: app, t: t, cache: map[uuid.UUID]cached[A]{}}
 	if opts != nil {
 		r.opts = *opts
 	}
-	if r.opts.CacheSize > 0 && t.lossy != nil {
-		panic(t.lossy)
+	if r.opts.CacheSize > 0 {
+		if t.lossy != nil {
+			panic(t.lossy)
+		}
+		r.clone = newCloner(t.make)
 	}
 	return r
 }
@@ -65,27 +89,34 @@ func (r *Repository[A]) GetAt(ctx context.Context, id uuid.UUID, version uint64)
 }
 
 func (r *Repository[A]) get(ctx context.Context, id uuid.UUID, through *uint64) (A, error) {
-	var zero A
-	agg := r.t.make()
-	b := agg.base()
-	b.id, b.kind = id, r.t
-	loaded := false
+	var zero, agg A
+	loaded, fromCache := false, false
 	var after *uint64
-
 	if through == nil && r.opts.CacheSize > 0 {
 		r.mu.Lock()
 		c, ok := r.cache[id]
 		r.mu.Unlock()
-		if ok {
-			restored, err := restoreSnapshot(agg, c.version, c.state)
+		switch {
+		case ok && r.clone != nil:
+			agg = r.clone.clone(c.value)
+			loaded, fromCache, after = true, true, ports.Version(c.version)
+		case ok:
+			agg = r.fresh(id)
+			restored, err := restoreOwnState(agg, c.version, c.state)
 			if err != nil {
 				return zero, err
 			}
 			if restored {
-				loaded, after = true, ports.Version(c.version)
+				b := agg.base()
+				b.created, b.modified = c.created, c.modified
+				loaded, fromCache, after = true, true, ports.Version(c.version)
 			}
 		}
 	}
+	if !loaded {
+		agg = r.fresh(id)
+	}
+	b := agg.base()
 	// Snapshots of an aggregate whose state they cannot hold in full
 	// (taken before TakeSnapshot refused them) are not read: its events
 	// give the whole state.
@@ -135,11 +166,27 @@ func (r *Repository[A]) get(ctx context.Context, id uuid.UUID, through *uint64) 
 		return zero, fmt.Errorf("%w: %s %s has no version %d (it is at %d)", ErrNotFound, r.t.name, id, *through, b.version)
 	}
 	if through == nil && r.opts.CacheSize > 0 {
-		if state, err := snapshotState(agg); err == nil {
-			r.remember(id, cached{version: b.version, state: state})
+		switch {
+		case fromCache && b.version == *after:
+			// The cached state is the latest.
+		case r.clone != nil:
+			// agg is the caller's now: the cache keeps a copy.
+			r.remember(id, cached[A]{version: b.version, value: r.clone.clone(agg)})
+		default:
+			if state, err := ownState(agg); err == nil {
+				r.remember(id, cached[A]{version: b.version, state: state, created: b.created, modified: b.modified})
+			}
 		}
 	}
 	return agg, nil
+}
+
+// fresh returns aggregate id, empty, from its type's constructor.
+func (r *Repository[A]) fresh(id uuid.UUID) A {
+	agg := r.t.make()
+	b := agg.base()
+	b.id, b.kind = id, r.t
+	return agg
 }
 
 // apply decodes stored event se, of event type et, and applies it to agg,
@@ -167,11 +214,16 @@ func (r *Repository[A]) apply(d *payloadDecoder, agg A, et *eventType[A], se por
 	return nil
 }
 
-// remember caches c, evicting an arbitrary entry when full.
-func (r *Repository[A]) remember(id uuid.UUID, c cached) {
+// remember caches c, evicting an arbitrary entry when full. It keeps a
+// later version cached by a concurrent Get rather than go back.
+func (r *Repository[A]) remember(id uuid.UUID, c cached[A]) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.cache[id]; !ok && len(r.cache) >= r.opts.CacheSize {
+	old, ok := r.cache[id]
+	if ok && old.version > c.version {
+		return
+	}
+	if !ok && len(r.cache) >= r.opts.CacheSize {
 		for k := range r.cache {
 			delete(r.cache, k)
 			break

@@ -28,10 +28,22 @@ type Snapshotter interface {
 var snapshotterType = reflect.TypeFor[Snapshotter]()
 
 // snapshotState returns the stored form of agg's snapshot before
-// compression and encryption. A Snapshotter's own state is stored as a
-// JSON string (base64), any other aggregate's as a JSON object, so that
-// each can tell a snapshot of the other form.
+// compression and encryption: its own state (see ownState) in an
+// envelope with its id and times.
 func snapshotState(agg Root) ([]byte, error) {
+	state, err := ownState(agg)
+	if err != nil {
+		return nil, err
+	}
+	b := agg.base()
+	return json.Marshal(snapshotEnvelope{ID: b.id.String(), Created: b.created, Modified: b.modified, State: state})
+}
+
+// ownState returns the JSON of agg's own state, its fields beside the
+// embedded Aggregate. A Snapshotter's own state is a JSON string
+// (base64), any other aggregate's a JSON object, so that each can tell a
+// snapshot of the other form.
+func ownState(agg Root) ([]byte, error) {
 	b := agg.base()
 	var state []byte
 	var err error
@@ -47,7 +59,7 @@ func snapshotState(agg Root) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: app: encoding a snapshot of %s: %w", ports.ErrInvalid, b.id, err)
 	}
-	return json.Marshal(snapshotEnvelope{ID: b.id.String(), Created: b.created, Modified: b.modified, State: state})
+	return state, nil
 }
 
 // restoreSnapshot sets agg, fresh from its type's constructor, from the
@@ -61,8 +73,20 @@ func restoreSnapshot(agg Root, version uint64, raw []byte) (bool, error) {
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return false, fmt.Errorf("%w: snapshot of %s %s at version %d: %v", ErrDecode, b.kind.typeName(), b.id, version, err)
 	}
+	ok, err := restoreOwnState(agg, version, env.State)
+	if ok {
+		b.created, b.modified = env.Created, env.Modified
+	}
+	return ok, err
+}
+
+// restoreOwnState sets agg, fresh from its type's constructor, at
+// version, from its own state in ownState's form, as restoreSnapshot
+// does; it leaves agg's times as they were.
+func restoreOwnState(agg Root, version uint64, state []byte) (bool, error) {
+	b := agg.base()
 	s, hooked := agg.(Snapshotter)
-	state := bytes.TrimLeft(env.State, " \t\r\n")
+	state = bytes.TrimLeft(state, " \t\r\n")
 	if hooked != (len(state) > 0 && state[0] == '"') {
 		return false, nil
 	}
@@ -77,6 +101,6 @@ func restoreSnapshot(agg Root, version uint64, raw []byte) (bool, error) {
 	} else if err := json.Unmarshal(state, agg); err != nil {
 		return false, fmt.Errorf("%w: snapshot of %s %s at version %d: %v", ErrDecode, b.kind.typeName(), b.id, version, err)
 	}
-	b.version, b.created, b.modified = version, env.Created, env.Modified
+	b.version = version
 	return true, nil
 }

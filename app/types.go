@@ -81,9 +81,10 @@ type eventType[A Root] struct {
 // NewType returns the Type of aggregates named name, made empty by newA
 // (for example func() *Dog { return new(Dog) }).
 //
-// Snapshots, and a Repository's cache, store an aggregate's own state (its
-// fields beside the embedded Aggregate) as encoding/json does, unless A
-// implements Snapshotter. When JSON would lose some of that state (see
+// Snapshots store an aggregate's own state (its fields beside the
+// embedded Aggregate) as encoding/json does, unless A implements
+// Snapshotter; so does a Repository's cache for the types it does not copy
+// (see RepositoryOptions). When JSON would lose some of that state (see
 // LossyTypeError), NewType panics with a *LossyTypeError if
 // opts.SnapshotEvery is positive, as registration happens at start-up;
 // otherwise Application.TakeSnapshot refuses such aggregates and the
