@@ -282,13 +282,14 @@ func must(t testing.TB, err error) {
 }
 
 // writeUnderFaults has n new accounts saved through a while the connections
-// to srv drop and append answers are lost, in turns; pace, when not nil,
-// is called after each save with the number saved. The channel is closed
+// to srv drop and append answers are lost, in turns, about every
+// faultEvery; pace, when not nil, is called after each save with the
+// number saved. The channel is closed
 // once the saves are over and the faults healed; then the function reports
 // a save that failed otherwise than with the store unavailable. A lost
 // answer may leave stored an event whose Save failed, so what followers
 // must process is what the log holds, not what the saves reported.
-func writeUnderFaults(ctx context.Context, a *app.Application, srv *esdbtest.Server, n int, pace func(int)) (<-chan struct{}, func() error) {
+func writeUnderFaults(ctx context.Context, a *app.Application, srv *esdbtest.Server, n int, faultEvery time.Duration, pace func(int)) (<-chan struct{}, func() error) {
 	written, done := make(chan struct{}), make(chan struct{})
 	var writeErr error
 	go func() {
@@ -311,7 +312,7 @@ func writeUnderFaults(ctx context.Context, a *app.Application, srv *esdbtest.Ser
 			case <-written:
 				srv.FailNextAppends(0)
 				return
-			case <-time.After(time.Duration(10000+mrand.IntN(30000)) * time.Microsecond):
+			case <-time.After(faultEvery/2 + time.Duration(mrand.Int64N(int64(faultEvery)))):
 			}
 			if i%2 == 0 {
 				srv.DropConnections()

@@ -195,7 +195,7 @@ func TestProcessApplicationUnderConnectionFaultsOnESDB(t *testing.T) {
 	a := newApp(t, esdbRecorder(t, srv.Addr()), nil)
 
 	// The upstream writes while connections drop and answers are lost.
-	written, writeErr := writeUnderFaults(ctx, a, srv, 300, nil)
+	written, writeErr := writeUnderFaults(ctx, a, srv, 300, 25*time.Millisecond, nil)
 
 	// A supervisor starts the process application again after each
 	// failure, which must be one of the store being unavailable.

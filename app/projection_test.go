@@ -307,7 +307,7 @@ func TestProjectionUnderConnectionFaultsOnESDB(t *testing.T) {
 
 	// The upstream writes while connections drop and answers are lost,
 	// for its appends and the view's alike.
-	written, writeErr := writeUnderFaults(ctx, a, srv, 200, nil)
+	written, writeErr := writeUnderFaults(ctx, a, srv, 200, 25*time.Millisecond, nil)
 
 	// A supervisor restarts the projection after each failure, which
 	// must be one of the store being unavailable, never a double.

@@ -91,7 +91,7 @@ func TestSystemProcessesEachEventOnceAcrossRestarts(t *testing.T) {
 		var written <-chan struct{}
 		var writeErr func() error
 		if c.srv != nil {
-			written, writeErr = writeUnderFaults(ctx, c.leader, c.srv, events, pace)
+			written, writeErr = writeUnderFaults(ctx, c.leader, c.srv, events, 200*time.Millisecond, pace)
 		} else {
 			done := make(chan struct{})
 			var err error
