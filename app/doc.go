@@ -34,6 +34,11 @@
 //   - A [ProcessApplication] is an application that follows other
 //     applications' logs and reacts to their events with a [Policy],
 //     exactly once. See "Writing a policy" below.
+//   - A [System] declares which applications follow which, as [Pipe]s
+//     (leader, follower, its follower, ...); [System.Start] runs every
+//     follower, and [RunnerOptions].Synchronous makes each save return
+//     only after the followers processed it, for tests. See "Systems"
+//     below.
 //   - The mapper turns domain events into stored events: JSON, then
 //     optional zlib compression, then optional AES-GCM encryption.
 //     Decompression stops at [Options].MaxDecompressedSize.
@@ -87,6 +92,38 @@
 // and [ErrNotAtomic], nothing stored and the event untracked, and a batch
 // whose events changed several aggregates is written one upstream event at
 // a time. In memory, several aggregates are stored atomically.
+//
+// # Systems
+//
+// [NewSystem] declares a system from pipes: app.Pipe{orders, payments,
+// orders} makes payments follow orders and orders follow payments (a
+// cycle is fine). It checks, before anything runs, that every follower is
+// a [ProcessApplication] (so it can track what it processed), that no
+// application follows itself, and that names are unique (a tracking is
+// keyed by its leader's name); repeated edges count once.
+//
+// [System.Start] runs each follower as [ProcessApplication.Start] does,
+// following all its leaders by subscription from its tracking (a follower
+// new to a system starts from the beginning of their logs), and returns a
+// [Runner]: [Runner.Stop], or the end of the context, stops everything and
+// waits for every goroutine; the first failure of any follower stops them
+// all and is returned by Stop, [Runner.Err] and [System.Run], which blocks.
+// Nothing is retried or logged: run it again to go on, from the tracking.
+// [Runner.Wait] gives read-your-writes: it returns once the direct
+// followers of a leader have processed a notification id that Save
+// returned. An application runs in one runner at a time ([ErrRunning]).
+//
+// With [RunnerOptions].Synchronous no goroutine runs: Start catches the
+// followers up, then every Save on an application of the system processes
+// the followers, and theirs, to the end of the logs before it returns, so
+// a test can check the outcome right after a save. A follower's failure is
+// returned by that Save as a [*FollowerError] (the save itself is stored;
+// the next save processes again from the tracking).
+//
+// Exactly-once does not depend on the runner: each follower's tracking,
+// stored atomically with what it processed, decides where it resumes, so
+// the applications of a system can equally run in separate processes,
+// each calling [ProcessApplication.Start] for its own leaders.
 //
 // Versions start at 0 by default, like EventStoreDB stream revisions; a
 // Type may start at another version on stores that allow it.

@@ -47,21 +47,12 @@ func trickID(name string) uuid.UUID {
 	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("trick:"+name))
 }
 
-func ExampleNewProcessApplication() {
-	ctx := context.Background()
-	school := openExample(ctx)
-	defer school.Close()
-	counts, err := app.New(ctx, "TrickCounts", &app.Options{Env: map[string]string{app.EnvPersistenceModule: "inmem"}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer counts.Close()
-	tricks := app.NewRepository(counts, Tricks, nil)
-
-	// The policy changes aggregates of the process application and
-	// collects them; it does not save them: they are stored with the
-	// tracking of the dog's event, exactly once.
-	policy := func(ctx context.Context, e app.RecordedEvent, p *app.Processing) error {
+// countTricks is the policy of the process application that counts tricks.
+// It changes aggregates of the process application and collects them; it
+// does not save them: they are stored with the tracking of the dog's
+// event, exactly once.
+func countTricks(tricks *app.Repository[*Trick]) app.Policy {
+	return func(ctx context.Context, e app.RecordedEvent, p *app.Processing) error {
 		added, ok := e.Event.(TrickAdded)
 		if !ok {
 			return nil // nothing to store; the event is tracked all the same
@@ -76,6 +67,19 @@ func ExampleNewProcessApplication() {
 		app.Trigger(trick, TrickLearned{})
 		return nil
 	}
+}
+
+func ExampleNewProcessApplication() {
+	ctx := context.Background()
+	school := openExample(ctx)
+	defer school.Close()
+	counts, err := app.New(ctx, "TrickCounts", &app.Options{Env: map[string]string{app.EnvPersistenceModule: "inmem"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer counts.Close()
+	tricks := app.NewRepository(counts, Tricks, nil)
+	policy := countTricks(tricks)
 	process, err := app.NewProcessApplication(counts, policy, &app.ProcessOptions{BatchSize: 10}, Dogs)
 	if err != nil {
 		log.Fatal(err)
