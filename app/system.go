@@ -162,7 +162,6 @@ type Runner struct {
 	stopped bool
 	active  sync.WaitGroup
 	runCtx  context.Context
-	release func() bool
 }
 
 // Start runs the system until ctx is done, Runner.Stop is called, or a
