@@ -179,6 +179,14 @@ func TestSystemRunsFollowersUntilStopped(t *testing.T) {
 		if got := len(s2.counts(t)); got != 21 {
 			t.Fatalf("Counts2 counted %d events, want 21", got)
 		}
+		cctx, ccancel := context.WithCancel(ctx)
+		ccancel()
+		if err := r.Wait(cctx, c.leader, ids[len(ids)-1]+1); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Wait with a cancelled context: %v, want context.Canceled", err)
+		}
+		if err := r.Wait(ctx, newApp(t, inmem.New(), nil), 1); !errors.Is(err, ports.ErrInvalid) {
+			t.Fatalf("Wait for an application not in the system: %v, want ports.ErrInvalid", err)
+		}
 		must(t, r.Stop())
 		if err := r.Wait(ctx, c.leader, ids[len(ids)-1]+1); !errors.Is(err, app.ErrStopped) {
 			t.Fatalf("Wait after Stop: %v, want ErrStopped", err)
