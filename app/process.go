@@ -374,10 +374,14 @@ func (p *ProcessApplication) follow(ctx context.Context, upstream *Application) 
 	batch := make([]RecordedEvent, 0, p.opts.BatchSize)
 	for {
 		var f followed
+		var open bool
 		select {
-		case f = <-arrived:
+		case f, open = <-arrived:
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		if !open {
+			return subscriptionEnded(ctx, p.name, upstream.name)
 		}
 		if f.err != nil {
 			return fmt.Errorf("process application %s following %s: %w", p.name, upstream.name, f.err)
@@ -387,7 +391,12 @@ func (p *ProcessApplication) follow(ctx context.Context, upstream *Application) 
 	more:
 		for len(batch) < p.opts.BatchSize {
 			select {
-			case f = <-arrived:
+			case f, open = <-arrived:
+				if !open {
+					// The reading ended (stopped): what it read is the
+					// batch, the next receive reports how it ended.
+					break more
+				}
 				if f.err != nil {
 					ended = fmt.Errorf("process application %s following %s: %w", p.name, upstream.name, f.err)
 					break more
@@ -404,6 +413,16 @@ func (p *ProcessApplication) follow(ctx context.Context, upstream *Application) 
 			return ended
 		}
 	}
+}
+
+// subscriptionEnded is the error of a follow whose reading of the upstream log ended
+// without an error: its context's, which a subscription ends on; any
+// other end of it is a failure, not a silent stop.
+func subscriptionEnded(ctx context.Context, name, upstream string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("process application %s following %s: the subscription ended", name, upstream)
 }
 
 // Processor is a running ProcessApplication, started by

@@ -488,3 +488,69 @@ func TestProcessApplicationGoesOnAfterEventsTrackedAlready(t *testing.T) {
 		})
 	}
 }
+
+// stopAfterWrite is an in-memory store that calls stop after a tracked
+// write has been stored, once new events had time to arrive, and then
+// gives the stopped reader time to end.
+type stopAfterWrite struct {
+	*inmem.Recorder
+	stop atomic.Pointer[context.CancelFunc]
+}
+
+func (s *stopAfterWrite) InsertEventsWithTrackingAfter(ctx context.Context, events []ports.StoredEvent, t ports.Tracking, previous uint64) ([]uint64, error) {
+	ids, err := s.Recorder.InsertEventsWithTrackingAfter(ctx, events, t, previous)
+	if stop := s.stop.Load(); err == nil && stop != nil {
+		time.Sleep(2 * time.Millisecond) // events arrive meanwhile
+		(*stop)()
+		time.Sleep(time.Millisecond)
+	}
+	return ids, err
+}
+
+func TestProcessApplicationStoppedWhileBatchingHandsThePolicyOnlyRealEvents(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a := newApp(t, inmem.New(), nil)
+	// The upstream writes while the process application runs, so that a
+	// few events have arrived when the stop comes.
+	wctx, stopWriting := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for wctx.Err() == nil {
+			if _, err := a.Save(wctx, accounts.Create(opened("x"))); err != nil && wctx.Err() == nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	})
+	defer wg.Wait()
+	defer stopWriting()
+	var zero atomic.Int64
+	rec := &stopAfterWrite{Recorder: inmem.New()}
+	pa, err := app.New(ctx, "Counts", &app.Options{Recorder: rec, Env: cleanEnv(nil)})
+	must(t, err)
+	// The policy does not look at its context, so that it sees every
+	// event of a batch even when stopped.
+	p, err := app.NewProcessApplication(pa, func(_ context.Context, e app.RecordedEvent, _ *app.Processing) error {
+		if e.NotificationID == 0 || e.Event == nil {
+			zero.Add(1)
+		}
+		return nil
+	}, &app.ProcessOptions{BatchSize: 16}, accounts)
+	must(t, err)
+	for range 40 {
+		// Stopped just after a write was stored: the events that arrived
+		// meanwhile are still to be taken, the subscription has ended.
+		pctx, stop := context.WithCancel(ctx)
+		rec.stop.Store(&stop)
+		r := p.Start(pctx, a)
+		<-r.Done()
+		if err := r.Err(); err != nil {
+			t.Fatalf("a process application stopped by its context failed: %v", err)
+		}
+	}
+	if n := zero.Load(); n > 0 {
+		t.Fatalf("the policy was handed %d events that were never read", n)
+	}
+}
