@@ -381,7 +381,7 @@ func (p *ProcessApplication) follow(ctx context.Context, upstream *Application) 
 			return ctx.Err()
 		}
 		if !open {
-			return subscriptionEnded(ctx, p.name, upstream.name)
+			return subscriptionEnded(ctx, "process application "+p.name+" following "+upstream.name)
 		}
 		if f.err != nil {
 			return fmt.Errorf("process application %s following %s: %w", p.name, upstream.name, f.err)
@@ -415,14 +415,15 @@ func (p *ProcessApplication) follow(ctx context.Context, upstream *Application) 
 	}
 }
 
-// subscriptionEnded is the error of a follow whose reading of the upstream log ended
-// without an error: its context's, which a subscription ends on; any
-// other end of it is a failure, not a silent stop.
-func subscriptionEnded(ctx context.Context, name, upstream string) error {
+// subscriptionEnded is the error of who, a reader of an upstream log
+// whose subscription ended without an error: its context's, which a
+// subscription ends on; any other end of it is a failure, not a silent
+// stop.
+func subscriptionEnded(ctx context.Context, who string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return fmt.Errorf("process application %s following %s: the subscription ended", name, upstream)
+	return fmt.Errorf("%s: the subscription ended", who)
 }
 
 // Processor is a running ProcessApplication, started by

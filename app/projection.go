@@ -127,7 +127,7 @@ func (p *Projection) run(ctx context.Context, reader *EventReader, topics []stri
 		after = e.NotificationID
 		p.advance(after)
 	}
-	return nil // not reached: a subscription ends only with an error
+	return subscriptionEnded(ctx, "projection of "+p.upstream)
 }
 
 // advance records that the view has processed the upstream log up to id
