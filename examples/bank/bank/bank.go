@@ -212,7 +212,8 @@ type Positions struct {
 // processing added nothing new. It returns the positions of the logs
 // then, for a projection's Wait. It counts on no one else writing to the
 // bank meanwhile: requests saved during Settle may or may not be settled
-// when it returns. Its errors are those of r.Wait.
+// when it returns. It fails with the errors of r.Wait and of reading the
+// logs' positions.
 func (b *Bank) Settle(ctx context.Context, r *app.Runner) (Positions, error) {
 	var last Positions
 	for round := 0; ; round++ {
