@@ -106,7 +106,8 @@ type ProcessOptions struct {
 	// MaxConflicts bounds how many times the policy is run again for the
 	// same upstream events after a concurrency conflict on its aggregates
 	// (another writer got there first); 0 means 10. Past it, the conflict
-	// stops the processing.
+	// stops the processing. A large batch touches more aggregates, so
+	// where other writers change them often, it conflicts more often.
 	MaxConflicts int
 }
 

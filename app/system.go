@@ -261,7 +261,10 @@ func (r *Runner) Err() error { return r.bg.failure() }
 // HasTrackingID), for read-your-writes after a save: nil then. It fails
 // with ctx's error when ctx ends first, with the runner's failure when the
 // runner failed, and with ErrStopped when it was stopped; a leader that is
-// not in the system fails with ports.ErrInvalid.
+// not in the system fails with ports.ErrInvalid. A follower that processes
+// only some topics (ProcessOptions.Topics) tracks only the ids it
+// processed: waiting for the id of another topic returns once a later
+// event of its topics is processed.
 func (r *Runner) Wait(ctx context.Context, leader Node, id uint64) error {
 	var l *member
 	if leader != nil {
