@@ -286,12 +286,14 @@ func must(t testing.TB, err error) {
 // faultEvery; pace, when not nil, is called after each save with the
 // number saved. The channel is closed
 // once the saves are over and the faults healed; then the function reports
-// a save that failed otherwise than with the store unavailable. A lost
+// how many faults were injected and a save that failed otherwise than with
+// the store unavailable. A lost
 // answer may leave stored an event whose Save failed, so what followers
 // must process is what the log holds, not what the saves reported.
-func writeUnderFaults(ctx context.Context, a *app.Application, srv *esdbtest.Server, n int, faultEvery time.Duration, pace func(int)) (<-chan struct{}, func() error) {
+func writeUnderFaults(ctx context.Context, a *app.Application, srv *esdbtest.Server, n int, faultEvery time.Duration, pace func(int)) (<-chan struct{}, func() (int, error)) {
 	written, done := make(chan struct{}), make(chan struct{})
 	var writeErr error
+	faults := 0
 	go func() {
 		defer close(written)
 		for i := range n {
@@ -319,7 +321,8 @@ func writeUnderFaults(ctx context.Context, a *app.Application, srv *esdbtest.Ser
 			} else {
 				srv.FailNextAppends(1)
 			}
+			faults++
 		}
 	}()
-	return done, func() error { return writeErr }
+	return done, func() (int, error) { return faults, writeErr }
 }

@@ -222,7 +222,9 @@ func TestProcessApplicationUnderConnectionFaultsOnESDB(t *testing.T) {
 		}
 		failures++
 	}
-	must(t, writeErr())
+	faults, err := writeErr()
+	must(t, err)
+	t.Logf("%d faults injected while the upstream wrote", faults)
 	t.Logf("restarted after %d failures", failures)
 }
 

@@ -333,7 +333,9 @@ func TestProjectionUnderConnectionFaultsOnESDB(t *testing.T) {
 		}
 		failures++
 	}
-	must(t, writeErr())
+	faults, err := writeErr()
+	must(t, err)
+	t.Logf("%d faults injected while the upstream wrote", faults)
 
 	counts := view.counts(t)
 	var ids, wrong int

@@ -89,7 +89,7 @@ func TestSystemProcessesEachEventOnceAcrossRestarts(t *testing.T) {
 			}
 		}
 		var written <-chan struct{}
-		var writeErr func() error
+		var writeErr func() (int, error)
 		if c.srv != nil {
 			written, writeErr = writeUnderFaults(ctx, c.leader, c.srv, events, 200*time.Millisecond, pace)
 		} else {
@@ -104,7 +104,7 @@ func TestSystemProcessesEachEventOnceAcrossRestarts(t *testing.T) {
 					pace(i + 1)
 				}
 			}()
-			written, writeErr = done, func() error { return err }
+			written, writeErr = done, func() (int, error) { return 0, err }
 		}
 
 		runs, failures := 0, 0
@@ -153,8 +153,9 @@ func TestSystemProcessesEachEventOnceAcrossRestarts(t *testing.T) {
 			default:
 			}
 		}
-		must(t, writeErr())
-		t.Logf("%d runs, %d ended by the store being unavailable", runs, failures)
+		faults, err := writeErr()
+		must(t, err)
+		t.Logf("%d runs, %d ended by the store being unavailable; %d faults injected (connections dropped, append answers lost)", runs, failures, faults)
 		c.check(t)
 	})
 }
