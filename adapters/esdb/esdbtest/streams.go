@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
 	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
@@ -47,8 +48,11 @@ func parseID(u *shared.UUID) (uuid.UUID, bool) {
 func proposal(id *shared.UUID, md map[string]string, custom, data []byte) (proposed, error) {
 	typ, okType := md["type"]
 	ct, okCT := md["content-type"]
-	if !okType || !okCT {
-		return proposed{}, errMissingMetadata
+	switch {
+	case !okType:
+		return proposed{}, missingMetadata("type")
+	case !okCT:
+		return proposed{}, missingMetadata("content-type")
 	}
 	eid, ok := parseID(id)
 	if !ok {
@@ -60,7 +64,13 @@ func proposal(id *shared.UUID, md map[string]string, custom, data []byte) (propo
 	return proposed{id: eid, eventType: typ, contentType: ct, data: data, meta: custom}, nil
 }
 
-var errMissingMetadata = errors.New("missing required metadata property")
+// missingMetadata is the name of a required metadata property that a
+// proposed message lacks.
+type missingMetadata string
+
+func (m missingMetadata) Error() string {
+	return "Required Metadata Property '" + string(m) + "' is missing"
+}
 
 func eventSize(typ string, custom, data []byte) int { return len(data) + len(custom) + 2*len(typ) }
 
@@ -103,8 +113,9 @@ func (s *streamsService) Append(srv api.Streams_AppendServer) error {
 			continue
 		}
 		p, err := proposal(m.Id, m.Metadata, m.CustomMetadata, m.Data)
-		if errors.Is(err, errMissingMetadata) && bad == nil {
-			bad = fail(srv, codes.InvalidArgument, "Required metadata properties are missing",
+		var missing missingMetadata
+		if errors.As(err, &missing) && bad == nil {
+			bad = fail(srv, codes.InvalidArgument, missing.Error(),
 				"exception", "missing-required-metadata-property", "required-metadata-properties", "type,content-type")
 		} else if err != nil && bad == nil {
 			bad = invalid(srv, err.Error())
@@ -240,16 +251,19 @@ func (s *streamsService) remove(ctx context.Context, name []byte, exp any, op fu
 
 // BatchAppend appends batches sent on a bidirectional stream. Each request
 // carries a correlation id; the one with is_final set commits the batch
-// assembled from it and the earlier requests with the same id.
+// assembled from it and the earlier requests with the same id. A failed
+// batch is answered in its response (see batchError); the call goes on.
 func (s *streamsService) BatchAppend(srv api.Streams_BatchAppendServer) error {
 	type pending struct {
-		name string
-		exp  expectation
-		opts *api.BatchAppendReq_Options
-		evs  []proposed
-		size int
-		bad  string
+		name     string
+		exp      expectation
+		opts     *api.BatchAppendReq_Options
+		deadline time.Time
+		evs      []proposed
+		size     int
+		bad      string
 	}
+	denied := accessDenied(srv.Context())
 	batches := map[uuid.UUID]*pending{}
 	for {
 		req, err := srv.Recv()
@@ -268,6 +282,7 @@ func (s *streamsService) BatchAppend(srv api.Streams_BatchAppendServer) error {
 		if o := req.GetOptions(); o != nil && p.opts == nil {
 			p.opts = o
 			p.name = string(o.GetStreamIdentifier().GetStreamName())
+			p.deadline = batchDeadline(o)
 			switch e := o.ExpectedStreamPosition.(type) {
 			case *api.BatchAppendReq_Options_StreamPosition:
 				p.exp = expectation{kind: expectRevision, revision: e.StreamPosition}
@@ -303,36 +318,60 @@ func (s *streamsService) BatchAppend(srv api.Streams_BatchAppendServer) error {
 				resp.ExpectedStreamPosition = &api.BatchAppendResp_Any{Any: e.Any}
 			}
 		}
-		s.batchResult(resp, p.name, p.exp, p.evs, p.size, p.bad, p.opts == nil)
+		switch {
+		case denied:
+			resp.Result = &api.BatchAppendResp_Error{Error: batchAccessDenied()}
+		case p.opts != nil && !time.Now().Before(p.deadline):
+			resp.Result = &api.BatchAppendResp_Error{Error: batchTimeout()}
+		default:
+			s.batchResult(resp, p.name, p.exp, p.evs, p.size, p.bad, p.opts == nil)
+		}
 		if err := srv.Send(resp); err != nil {
 			return err
 		}
 	}
 }
 
+// batchDeadline is when the batch of o must be committed by: the server
+// takes the earlier of the client's deadline (a duration in current
+// clients, a point in time in 21.10 ones) and its own write timeout, and a
+// batch still open at that moment fails with Timeout.
+func batchDeadline(o *api.BatchAppendReq_Options) time.Time {
+	now := time.Now()
+	d := batchWriteTimeout
+	switch x := o.DeadlineOption.(type) {
+	case *api.BatchAppendReq_Options_Deadline:
+		d = min(d, x.Deadline.AsDuration())
+	case *api.BatchAppendReq_Options_Deadline_21_10_0:
+		d = min(d, x.Deadline_21_10_0.AsTime().Sub(now))
+	}
+	return now.Add(d)
+}
+
+// batchWriteTimeout is the server's default write timeout (2 s).
+const batchWriteTimeout = 2 * time.Second
+
 // batchResult commits one assembled batch and sets resp's result.
 func (s *streamsService) batchResult(resp *api.BatchAppendResp, name string, exp expectation, evs []proposed, size int, bad string, noOptions bool) {
-	rpcErr := func(code codes.Code, msg string) {
-		resp.Result = &api.BatchAppendResp_Error{Error: &status.Status{Code: int32(code), Message: msg}}
-	}
+	fail := func(st *status.Status) { resp.Result = &api.BatchAppendResp_Error{Error: st} }
 	switch {
 	case noOptions || name == "":
-		rpcErr(codes.InvalidArgument, "a batch needs options with a stream name")
+		fail(batchBadRequest("Required field StreamIdentifier not set."))
 		return
 	case bad != "":
-		rpcErr(codes.InvalidArgument, bad)
+		fail(batchBadRequest(bad))
 		return
 	case size > s.srv.maxAppendSize():
-		rpcErr(codes.InvalidArgument, "Maximum Append Size of "+strconv.Itoa(s.srv.maxAppendSize())+" Exceeded.")
+		fail(batchMaxAppendSize(s.srv.maxAppendSize()))
 		return
 	}
 	out := s.store().appendEvents(name, exp, evs)
 	switch {
 	case out.deleted:
-		rpcErr(codes.FailedPrecondition, "Event stream '"+name+"' is deleted.")
+		fail(batchStreamDeleted(name))
 		return
 	case out.wrong != nil:
-		rpcErr(codes.FailedPrecondition, "WrongExpectedVersion: expected "+exp.legacyNumber()+", actual "+strconv.FormatInt(out.wrong.current, 10))
+		fail(batchWrongVersion(out.wrong))
 		return
 	}
 	ok := &api.BatchAppendResp_Success{}
