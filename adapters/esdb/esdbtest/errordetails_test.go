@@ -3,6 +3,7 @@ package esdbtest_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"io"
 	"slices"
@@ -444,4 +445,34 @@ func TestCallAccessDeniedStatusAndTrailer(t *testing.T) {
 
 	_, tr, err = rtRawReadStream(t, sc, "s")
 	edExpect(t, "read", err, tr, codes.PermissionDenied, "Access Denied", kv...)
+}
+
+// TestCallBadCredentialsStatus: wrong credentials fail the whole call, a
+// BatchAppend too, with EventStoreDB's Unauthenticated status and message,
+// no exception trailer and no status details.
+func TestCallBadCredentialsStatus(t *testing.T) {
+	cert, err := esdbtest.NewTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, &esdbtest.Options{Empty: true, TLS: cert, Users: map[string]string{"admin": "changeit"}})
+	sc := edTLSStreams(t, srv, cert)
+	ctx := metadata.AppendToOutgoingContext(ctxT(t), "authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("admin:wrong")))
+
+	var tr metadata.MD
+	_, err = sc.Delete(ctx, &api.DeleteReq{Options: &api.DeleteReq_Options{
+		StreamIdentifier:       &shared.StreamIdentifier{StreamName: []byte("s")},
+		ExpectedStreamRevision: &api.DeleteReq_Options_Any{Any: &shared.Empty{}},
+	}}, grpc.Trailer(&tr))
+	edExpect(t, "delete", err, tr, codes.Unauthenticated, "Unauthenticated")
+	if got := tr.Get("exception"); len(got) != 0 {
+		t.Errorf("delete: exception trailer %q, want none", got)
+	}
+
+	call, err := sc.BatchAppend(ctx)
+	if err != nil {
+		t.Fatalf("open BatchAppend: %v", err)
+	}
+	_, err = call.Recv()
+	edExpect(t, "batch append", err, call.Trailer(), codes.Unauthenticated, "Unauthenticated")
 }

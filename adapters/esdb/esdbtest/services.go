@@ -19,7 +19,7 @@ import (
 
 var (
 	errAccessDenied    = status.Error(codes.PermissionDenied, "Access Denied")
-	errUnauthenticated = status.Error(codes.Unauthenticated, "Bad authentication credentials.")
+	errUnauthenticated = status.Error(codes.Unauthenticated, "Unauthenticated")
 )
 
 func authorization(ctx context.Context) func() []string {
