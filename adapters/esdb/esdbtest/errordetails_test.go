@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
@@ -23,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/streamwright/eventsourcing/adapters/esdb/esdbtest"
 )
@@ -84,7 +86,17 @@ func edSend(t *testing.T, call api.Streams_BatchAppendClient, b edBatch) *api.Ba
 	if !proto.Equal(resp.CorrelationId, corr) {
 		t.Fatalf("answer correlation id %v, want the batch's %v", resp.CorrelationId, corr)
 	}
+	edNoExpectedPosition(t, resp)
 	return resp
+}
+
+// edNoExpectedPosition checks that resp leaves expected_stream_position
+// unset, as EventStoreDB always does.
+func edNoExpectedPosition(t *testing.T, resp *api.BatchAppendResp) {
+	t.Helper()
+	if resp.ExpectedStreamPosition != nil {
+		t.Errorf("answer sets expected_stream_position %v, which the server never fills", resp.ExpectedStreamPosition)
+	}
 }
 
 func edOpen(t *testing.T, sc api.StreamsClient) api.Streams_BatchAppendClient {
@@ -242,6 +254,78 @@ func TestBatchAppendErrorsCarryTypedDetails(t *testing.T) {
 	resp := edSend(t, call, edBatch{stream: "two", exp: edRevision(1), messages: small()})
 	if got := resp.GetSuccess().GetCurrentRevision(); resp.GetSuccess() == nil || got != 2 {
 		t.Fatalf("batch after refused ones: %v, want success at revision 2", resp)
+	}
+}
+
+// TestBatchAppendRefusesBeforeTheLastRequest: a batch sent over several
+// requests is refused as soon as its options lack a stream, carry a passed
+// deadline, or its events outgrow the size limit, without waiting for
+// is_final; the rest of that batch gets no second answer and nothing of it
+// is stored.
+func TestBatchAppendRefusesBeforeTheLastRequest(t *testing.T) {
+	srv := newServer(t, &esdbtest.Options{Empty: true, MaxAppendSize: 64})
+	c := connect(t, srv.ConnectionString())
+	call := edOpen(t, rawStreams(t, srv))
+	past := edAny()
+	past.DeadlineOption = &api.BatchAppendReq_Options_Deadline_21_10_0{Deadline_21_10_0: timestamppb.New(time.Now().Add(-time.Minute))}
+	noStream := edAny()
+	big := func() []*api.BatchAppendReq_ProposedMessage {
+		return []*api.BatchAppendReq_ProposedMessage{edEvent("E", []byte(`"`+strings.Repeat("x", 40)+`"`))}
+	}
+	cases := []struct {
+		name    string
+		opts    *api.BatchAppendReq_Options
+		stream  string
+		grow    bool // a first request within the limit, a second beyond it
+		code    codes.Code
+		message string
+		detail  proto.Message
+	}{
+		{"size outgrown in the second request", edAny(), "s", true, codes.InvalidArgument, "MaximumAppendSizeExceeded", &shared.MaximumAppendSizeExceeded{}},
+		{"deadline passed", past, "s", false, codes.DeadlineExceeded, "Timeout", &shared.Timeout{}},
+		{"options without a stream", noStream, "", false, codes.InvalidArgument, "BadRequest", &shared.BadRequest{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			corr := apUUID(uuid.New())
+			o := proto.Clone(tc.opts).(*api.BatchAppendReq_Options)
+			if tc.stream != "" {
+				o.StreamIdentifier = &shared.StreamIdentifier{StreamName: []byte(tc.stream)}
+			}
+			send := func(r *api.BatchAppendReq) {
+				t.Helper()
+				r.CorrelationId = corr
+				if err := call.Send(r); err != nil {
+					t.Fatalf("send: %v", err)
+				}
+			}
+			if tc.grow {
+				send(&api.BatchAppendReq{Options: o, ProposedMessages: big()})
+				send(&api.BatchAppendReq{ProposedMessages: big()})
+			} else {
+				send(&api.BatchAppendReq{Options: o})
+			}
+			// No is_final yet: the answer must already be there.
+			resp, err := call.Recv()
+			if err != nil {
+				t.Fatalf("receive: %v", err)
+			}
+			if !proto.Equal(resp.CorrelationId, corr) {
+				t.Fatalf("answer for %v, want %v", resp.CorrelationId, corr)
+			}
+			edNoExpectedPosition(t, resp)
+			edDetail(t, resp, tc.code, tc.message, tc.detail)
+			send(&api.BatchAppendReq{ProposedMessages: big(), IsFinal: true})
+			// The next answer is for the next batch: the refused one got
+			// no second answer.
+			ok := edSend(t, call, edBatch{stream: "other", exp: edAny(), messages: []*api.BatchAppendReq_ProposedMessage{edEvent("E", []byte(`{}`))}})
+			if ok.GetSuccess() == nil {
+				t.Fatalf("next batch: %v, want success", ok)
+			}
+			if got := edRevisions(t, c, "s"); got != nil {
+				t.Fatalf("stream s holds revisions %v after a refused batch, want none", got)
+			}
+		})
 	}
 }
 

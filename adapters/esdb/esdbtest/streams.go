@@ -262,6 +262,7 @@ func (s *streamsService) BatchAppend(srv api.Streams_BatchAppendServer) error {
 		evs      []proposed
 		size     int
 		bad      string
+		answered bool // refused before its last request
 	}
 	denied := accessDenied(srv.Context())
 	batches := map[uuid.UUID]*pending{}
@@ -292,6 +293,40 @@ func (s *streamsService) BatchAppend(srv api.Streams_BatchAppendServer) error {
 				p.exp = expectation{kind: expectStreamExists}
 			}
 		}
+		if p.answered {
+			if req.IsFinal {
+				delete(batches, corr)
+			}
+			continue
+		}
+		// The server refuses a batch as soon as it knows the answer
+		// (denied, no time left, too large), without waiting for its last
+		// request, and ignores the rest of it.
+		refuse := func(st *status.Status) error {
+			p.answered, p.evs = true, nil
+			if req.IsFinal {
+				delete(batches, corr)
+			}
+			return srv.Send(&api.BatchAppendResp{CorrelationId: req.CorrelationId,
+				StreamIdentifier: p.opts.GetStreamIdentifier(), Result: &api.BatchAppendResp_Error{Error: st}})
+		}
+		if req.GetOptions() != nil && p.opts == req.GetOptions() {
+			var st *status.Status
+			switch {
+			case denied:
+				st = batchAccessDenied()
+			case p.opts.StreamIdentifier == nil:
+				st = batchBadRequest(msgNoStreamIdentifier)
+			case !time.Now().Before(p.deadline):
+				st = batchTimeout()
+			}
+			if st != nil {
+				if err := refuse(st); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		for _, m := range req.ProposedMessages {
 			e, err := proposal(m.Id, m.Metadata, m.CustomMetadata, m.Data)
 			if err != nil && p.bad == "" {
@@ -300,31 +335,25 @@ func (s *streamsService) BatchAppend(srv api.Streams_BatchAppendServer) error {
 			p.size += eventSize(e.eventType, m.CustomMetadata, m.Data)
 			p.evs = append(p.evs, e)
 		}
+		if limit := s.srv.maxAppendSize(); p.opts != nil && p.size > limit {
+			if err := refuse(batchMaxAppendSize(limit)); err != nil {
+				return err
+			}
+			continue
+		}
 		if !req.IsFinal {
 			continue
 		}
 		delete(batches, corr)
-		resp := &api.BatchAppendResp{CorrelationId: req.CorrelationId}
-		if p.opts != nil {
-			resp.StreamIdentifier = p.opts.StreamIdentifier
-			switch e := p.opts.ExpectedStreamPosition.(type) {
-			case *api.BatchAppendReq_Options_StreamPosition:
-				resp.ExpectedStreamPosition = &api.BatchAppendResp_StreamPosition{StreamPosition: e.StreamPosition}
-			case *api.BatchAppendReq_Options_NoStream:
-				resp.ExpectedStreamPosition = &api.BatchAppendResp_NoStream{NoStream: e.NoStream}
-			case *api.BatchAppendReq_Options_StreamExists:
-				resp.ExpectedStreamPosition = &api.BatchAppendResp_StreamExists{StreamExists: e.StreamExists}
-			case *api.BatchAppendReq_Options_Any:
-				resp.ExpectedStreamPosition = &api.BatchAppendResp_Any{Any: e.Any}
-			}
-		}
-		switch {
-		case denied:
-			resp.Result = &api.BatchAppendResp_Error{Error: batchAccessDenied()}
-		case p.opts != nil && !time.Now().Before(p.deadline):
+		// The server names the stream in every answer but never fills
+		// expected_stream_position: clients must not rely on it.
+		resp := &api.BatchAppendResp{CorrelationId: req.CorrelationId, StreamIdentifier: p.opts.GetStreamIdentifier()}
+		if p.opts != nil && !time.Now().Before(p.deadline) {
+			// The server's timer answers at the deadline itself; here
+			// the batch's last request finds it passed.
 			resp.Result = &api.BatchAppendResp_Error{Error: batchTimeout()}
-		default:
-			s.batchResult(resp, p.name, p.exp, p.evs, p.size, p.bad, p.opts == nil)
+		} else {
+			s.batchResult(resp, p.name, p.exp, p.evs, p.bad, p.opts == nil)
 		}
 		if err := srv.Send(resp); err != nil {
 			return err
@@ -351,18 +380,18 @@ func batchDeadline(o *api.BatchAppendReq_Options) time.Time {
 // batchWriteTimeout is the server's default write timeout (2 s).
 const batchWriteTimeout = 2 * time.Second
 
-// batchResult commits one assembled batch and sets resp's result.
-func (s *streamsService) batchResult(resp *api.BatchAppendResp, name string, exp expectation, evs []proposed, size int, bad string, noOptions bool) {
+const msgNoStreamIdentifier = "Required field StreamIdentifier not set."
+
+// batchResult commits one assembled batch, which is within the size limit,
+// and sets resp's result.
+func (s *streamsService) batchResult(resp *api.BatchAppendResp, name string, exp expectation, evs []proposed, bad string, noOptions bool) {
 	fail := func(st *status.Status) { resp.Result = &api.BatchAppendResp_Error{Error: st} }
 	switch {
 	case noOptions || name == "":
-		fail(batchBadRequest("Required field StreamIdentifier not set."))
+		fail(batchBadRequest(msgNoStreamIdentifier))
 		return
 	case bad != "":
 		fail(batchBadRequest(bad))
-		return
-	case size > s.srv.maxAppendSize():
-		fail(batchMaxAppendSize(s.srv.maxAppendSize()))
 		return
 	}
 	out := s.store().appendEvents(name, exp, evs)
