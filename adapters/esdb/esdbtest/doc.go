@@ -16,7 +16,12 @@
 // connection strings. Stream metadata ($maxCount, $maxAge, $tb) is honoured
 // on stream reads, soft-deleted streams can be recreated, tombstoned ones are
 // gone for good, and errors carry the status codes and trailers the client
-// maps to its error codes. Log positions are byte offsets that grow with each
+// maps to its error codes. Batch append answers a failed batch in its
+// response with EventStoreDB's google.rpc.Status and its single detail of
+// the shared error type (WrongExpectedVersion, StreamDeleted, AccessDenied,
+// Timeout, MaximumAppendSizeExceeded, BadRequest), which clients such as
+// the Node.js one read the error's kind from; the other calls' errors, like
+// the server's, carry trailers and no status details. Log positions are byte offsets that grow with each
 // record, as in EventStoreDB; the log starts with the system records a fresh
 // database holds unless Options.Empty is set.
 //
