@@ -560,3 +560,46 @@ func TestCallBadCredentialsStatus(t *testing.T) {
 	_, err = call.Recv()
 	edExpect(t, "batch append", err, call.Trailer(), codes.Unauthenticated, "Unauthenticated")
 }
+
+// TestRequestsWithoutExpectedRevisionAreRefused: EventStoreDB assumes no
+// expected revision when a request sets none; it refuses the request
+// (InvalidArgument, or a BadRequest batch) and writes nothing.
+func TestRequestsWithoutExpectedRevisionAreRefused(t *testing.T) {
+	srv := newServer(t, &esdbtest.Options{Empty: true})
+	c := connect(t, srv.ConnectionString())
+	sc := rawStreams(t, srv)
+	appendTo(t, c, "s", esdb.NoStream{}, evs(1)...)
+	const prefix = "'None' is not a valid EventStore.Client.Streams."
+
+	call, err := sc.Append(ctxT(t))
+	if err != nil {
+		t.Fatalf("open append: %v", err)
+	}
+	for _, r := range []*api.AppendReq{
+		{Content: &api.AppendReq_Options_{Options: &api.AppendReq_Options{StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte("s")}}}},
+		{Content: &api.AppendReq_ProposedMessage_{ProposedMessage: apRawOf(ev("E", `{}`))}},
+	} {
+		if err := call.Send(r); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+	_, err = call.CloseAndRecv()
+	edExpect(t, "append", err, nil, codes.InvalidArgument, prefix+"AppendReq+Types+Options+ExpectedStreamRevisionOneofCase")
+
+	_, err = sc.Delete(ctxT(t), &api.DeleteReq{Options: &api.DeleteReq_Options{StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte("s")}}})
+	edExpect(t, "delete", err, nil, codes.InvalidArgument, prefix+"DeleteReq+Types+Options+ExpectedStreamRevisionOneofCase")
+
+	_, err = sc.Tombstone(ctxT(t), &api.TombstoneReq{Options: &api.TombstoneReq_Options{StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte("s")}}})
+	edExpect(t, "tombstone", err, nil, codes.InvalidArgument, prefix+"TombstoneReq+Types+Options+ExpectedStreamRevisionOneofCase")
+
+	var d shared.BadRequest
+	edDetail(t, edSend(t, edOpen(t, sc), edBatch{stream: "s", exp: &api.BatchAppendReq_Options{}, messages: []*api.BatchAppendReq_ProposedMessage{edEvent("E", []byte(`{}`))}}),
+		codes.InvalidArgument, "BadRequest", &d)
+	if want := prefix + "BatchAppendReq+Types+Options+ExpectedStreamPositionOneofCase"; d.Message != want {
+		t.Errorf("batch: detail message %q, want %q", d.Message, want)
+	}
+
+	if got := edRevisions(t, c, "s"); !slices.Equal(got, []uint64{0}) {
+		t.Fatalf("stream s holds revisions %v after refused requests, want [0]", got)
+	}
+}

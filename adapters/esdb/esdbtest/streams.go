@@ -104,6 +104,9 @@ func (s *streamsService) Append(srv api.Streams_AppendServer) error {
 				exp = expectation{kind: expectNoStream}
 			case *api.AppendReq_Options_StreamExists:
 				exp = expectation{kind: expectStreamExists}
+			case *api.AppendReq_Options_Any:
+			default:
+				bad = invalid(srv, noExpectation("AppendReq"))
 			}
 			continue
 		}
@@ -191,27 +194,39 @@ func appendWrongVersion(w *wrongVersion) *api.AppendResp_WrongExpectedVersion {
 	return e
 }
 
-func deleteExpectation(opt any) expectation {
+// deleteExpectation reads the expected revision option of a delete or
+// tombstone; false when the request has none.
+func deleteExpectation(opt any) (expectation, bool) {
 	switch e := opt.(type) {
 	case *api.DeleteReq_Options_Revision:
-		return expectation{kind: expectRevision, revision: e.Revision}
+		return expectation{kind: expectRevision, revision: e.Revision}, true
 	case *api.DeleteReq_Options_NoStream:
-		return expectation{kind: expectNoStream}
+		return expectation{kind: expectNoStream}, true
 	case *api.DeleteReq_Options_StreamExists:
-		return expectation{kind: expectStreamExists}
+		return expectation{kind: expectStreamExists}, true
+	case *api.DeleteReq_Options_Any:
+		return expectation{kind: expectAny}, true
 	case *api.TombstoneReq_Options_Revision:
-		return expectation{kind: expectRevision, revision: e.Revision}
+		return expectation{kind: expectRevision, revision: e.Revision}, true
 	case *api.TombstoneReq_Options_NoStream:
-		return expectation{kind: expectNoStream}
+		return expectation{kind: expectNoStream}, true
 	case *api.TombstoneReq_Options_StreamExists:
-		return expectation{kind: expectStreamExists}
+		return expectation{kind: expectStreamExists}, true
+	case *api.TombstoneReq_Options_Any:
+		return expectation{kind: expectAny}, true
 	}
-	return expectation{kind: expectAny}
+	return expectation{}, false
+}
+
+// noExpectation is the server's message for a request of type req that
+// sets no expected revision: it assumes none, it refuses the request.
+func noExpectation(req string) string {
+	return "'None' is not a valid EventStore.Client.Streams." + req + "+Types+Options+ExpectedStreamRevisionOneofCase"
 }
 
 // Delete soft-deletes a stream.
 func (s *streamsService) Delete(ctx context.Context, req *api.DeleteReq) (*api.DeleteResp, error) {
-	pos, err := s.remove(ctx, req.GetOptions().GetStreamIdentifier().GetStreamName(),
+	pos, err := s.remove(ctx, "DeleteReq", req.GetOptions().GetStreamIdentifier().GetStreamName(),
 		req.GetOptions().GetExpectedStreamRevision(), s.store().softDelete)
 	if err != nil {
 		return nil, err
@@ -222,7 +237,7 @@ func (s *streamsService) Delete(ctx context.Context, req *api.DeleteReq) (*api.D
 
 // Tombstone deletes a stream for good.
 func (s *streamsService) Tombstone(ctx context.Context, req *api.TombstoneReq) (*api.TombstoneResp, error) {
-	pos, err := s.remove(ctx, req.GetOptions().GetStreamIdentifier().GetStreamName(),
+	pos, err := s.remove(ctx, "TombstoneReq", req.GetOptions().GetStreamIdentifier().GetStreamName(),
 		req.GetOptions().GetExpectedStreamRevision(), s.store().tombstone)
 	if err != nil {
 		return nil, err
@@ -231,15 +246,19 @@ func (s *streamsService) Tombstone(ctx context.Context, req *api.TombstoneReq) (
 		CommitPosition: pos, PreparePosition: pos}}}, nil
 }
 
-// remove runs a delete or tombstone of stream name under the expected
-// revision option exp, and returns its log position or the status error
-// the client expects.
-func (s *streamsService) remove(ctx context.Context, name []byte, exp any, op func(string, expectation) deleteOutcome) (uint64, error) {
+// remove runs a delete or tombstone (request type req) of stream name under
+// the expected revision option exp, and returns its log position or the
+// status error the client expects.
+func (s *streamsService) remove(ctx context.Context, req string, name []byte, exp any, op func(string, expectation) deleteOutcome) (uint64, error) {
 	t := ctxTrailer{ctx}
 	if len(name) == 0 {
 		return 0, invalid(t, "a stream name is required")
 	}
-	out := op(string(name), deleteExpectation(exp))
+	e, ok := deleteExpectation(exp)
+	if !ok {
+		return 0, invalid(t, noExpectation(req))
+	}
+	out := op(string(name), e)
 	switch {
 	case out.deleted:
 		return 0, streamDeleted(t, string(name))
@@ -262,6 +281,7 @@ func (s *streamsService) BatchAppend(srv api.Streams_BatchAppendServer) error {
 		evs      []proposed
 		size     int
 		bad      string
+		noExp    bool // options without an expected position
 		answered bool // refused before its last request
 	}
 	denied := accessDenied(srv.Context())
@@ -291,6 +311,9 @@ func (s *streamsService) BatchAppend(srv api.Streams_BatchAppendServer) error {
 				p.exp = expectation{kind: expectNoStream}
 			case *api.BatchAppendReq_Options_StreamExists:
 				p.exp = expectation{kind: expectStreamExists}
+			case *api.BatchAppendReq_Options_Any:
+			default:
+				p.noExp = true
 			}
 		}
 		if p.answered {
@@ -319,6 +342,8 @@ func (s *streamsService) BatchAppend(srv api.Streams_BatchAppendServer) error {
 				st = batchBadRequest(msgNoStreamIdentifier)
 			case !time.Now().Before(p.deadline):
 				st = batchTimeout()
+			case p.noExp:
+				st = batchBadRequest("'None' is not a valid EventStore.Client.Streams.BatchAppendReq+Types+Options+ExpectedStreamPositionOneofCase")
 			}
 			if st != nil {
 				if err := refuse(st); err != nil {
