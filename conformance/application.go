@@ -265,13 +265,13 @@ func (k *kit) applicationSpecs() {
 			mine, theirs := events(uuid.New(), 0, 3), events(uuid.New(), 0, 2)
 			insert(ctx, r, mine[:2]...)
 			insert(ctx, other, theirs...)
-			if s, ok := r.(ports.SnapshotRecorder); ok && k.h.Capabilities.Snapshots {
+			if s, ok := ports.AsSnapshot(r); ok && k.h.Capabilities.Snapshots {
 				snap := event(mine[0].OriginatorID, 1)
 				snap.Topic = "conformance.Snapshot"
 				gomega.Expect(s.InsertSnapshot(ctx, snap)).To(gomega.Succeed())
 			}
-			if k.h.WriteForeign != nil {
-				gomega.Expect(k.h.WriteForeign(ctx)).To(gomega.Succeed(), "Harness.WriteForeign")
+			if writeForeign := k.writeForeign(ctx); writeForeign != nil {
+				gomega.Expect(writeForeign(ctx)).To(gomega.Succeed(), "WriteForeign writes records of no application to the store")
 			}
 			insert(ctx, r, mine[2])
 			ns := allNotifications(ctx, r, 2)

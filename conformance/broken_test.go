@@ -45,6 +45,7 @@ var variants = map[string]struct {
 	"wraps-after-the-last-id":   {func(r *inmem.Recorder) ports.ApplicationRecorder { return wrapsAround{r} }, "APP-3"},
 	"ignores-previous-tracking": {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresPrevious{r} }, "PRC-8"},
 	"checks-previous-apart":     {func(r *inmem.Recorder) ports.ApplicationRecorder { return checksApart{r} }, "PRC-9"},
+	"hides-process-recorder":    {func(r *inmem.Recorder) ports.ApplicationRecorder { return hidesProcess{r} }, "KIT-1"},
 }
 
 // TestBrokenVariant runs the kit against the variant named in the
@@ -60,8 +61,10 @@ func TestBrokenVariant(t *testing.T) {
 	}
 	conformance.Run(t, conformance.Harness{
 		Name: name,
-		NewRecorder: func(context.Context) (ports.ApplicationRecorder, error) {
-			return v.wrap(inmem.New()), nil
+		NewStore: func(context.Context, conformance.SpecInfo) (conformance.Store, error) {
+			return conformance.Store{Recorder: func(context.Context, string) (ports.ApplicationRecorder, error) {
+				return v.wrap(inmem.New()), nil
+			}}, nil
 		},
 		Capabilities: inmem.New().Capabilities(),
 		// Broken variants lose events; don't wait long for them.
