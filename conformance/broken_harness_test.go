@@ -252,7 +252,9 @@ func TestKitFindsInterfacesThroughUnwrap(t *testing.T) {
 }
 
 func TestValidateRequiresExactlyOneConstructor(t *testing.T) {
-	newStore := func(context.Context, conformance.SpecInfo) (conformance.Store, error) { return conformance.Store{}, nil }
+	newStore := func(context.Context, conformance.SpecInfo) (conformance.Store, error) {
+		return conformance.Store{}, nil
+	}
 	newRecorder := func(context.Context) (ports.ApplicationRecorder, error) { return inmem.New(), nil }
 	for _, c := range []struct {
 		name string
