@@ -16,7 +16,8 @@ import (
 // spec a store of its own; NewRecorder is the older, store-less form.
 type Harness struct {
 	// Name names the adapter in the report and in the label
-	// "adapter:<Name>" of its specs. Harnesses registered in one test
+	// "adapter:<Name>" of its specs (where the characters Ginkgo refuses
+	// in labels, &|!,()/, become '-'). Harnesses registered in one test
 	// binary must have distinct names.
 	Name string
 

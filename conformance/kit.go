@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -31,7 +32,7 @@ func Describe(h Harness) bool {
 	taken := described.names[name]
 	described.names[name] = true
 	described.Unlock()
-	return ginkgo.Describe("conformance of "+name, ginkgo.Label("adapter:"+name), func() {
+	return ginkgo.Describe("conformance of "+name, ginkgo.Label("adapter:"+labelSafe(name)), func() {
 		err := h.Validate()
 		if taken {
 			err = fmt.Errorf("conformance: a harness named %q is registered already in this test binary; give each a distinct Harness.Name", name)
@@ -72,6 +73,16 @@ func Run(t *testing.T, h Harness, more ...Harness) {
 		}
 	}
 	ginkgo.RunSpecs(t, description)
+}
+
+// labelSafe replaces the characters Ginkgo refuses in a label.
+func labelSafe(name string) string {
+	return strings.Map(func(c rune) rune {
+		if strings.ContainsRune("&|!,()/", c) {
+			return '-'
+		}
+		return c
+	}, name)
 }
 
 // kit holds the harness while the specs are built.
