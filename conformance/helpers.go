@@ -27,9 +27,13 @@ const (
 )
 
 // spec registers one spec: its text starts with the rule id, it is labelled
-// with the rule family and the capability, bounded by the spec timeout, and
-// skipped with the reason when the capability is not declared.
+// with the rule id, its family and the capability, bounded by the spec
+// timeout, and skipped with the reason when the capability is not declared.
+// Its location in reports (and so that of a timeout) is the caller's line,
+// not this helper's. The body's context carries the spec's store, which
+// k.recorder and the other helpers open on first use.
 func (k *kit) spec(rule, text, capability string, body func(ctx context.Context), decorators ...any) {
+	ginkgo.GinkgoHelper()
 	family := rule
 	for i, c := range rule {
 		if c == '-' {
@@ -37,16 +41,24 @@ func (k *kit) spec(rule, text, capability string, body func(ctx context.Context)
 			break
 		}
 	}
-	args := []any{ginkgo.Label(family, capability), ginkgo.NodeTimeout(k.h.specTimeout())}
+	args := []any{ginkgo.Label(rule, family, capability), ginkgo.NodeTimeout(k.h.specTimeout())}
+	if k.h.legacy() && k.h.Disrupt != nil && disrupting[rule] {
+		// The deprecated Harness.Disrupt may break every spec's
+		// connections, not only this one's.
+		args = append(args, ginkgo.Serial)
+	}
 	args = append(args, decorators...)
 	args = append(args, func(ctx ginkgo.SpecContext) {
 		if !k.declared(capability) {
 			ginkgo.Skip(fmt.Sprintf("[%s] needs capability %q: not declared by the harness", rule, capability))
 		}
-		body(ctx)
+		body(k.withStore(ctx, rule, text))
 	})
 	ginkgo.It("["+rule+"] "+text, args...)
 }
+
+// disrupting lists the rules whose specs call Disrupt.
+var disrupting = map[string]bool{"SUB-6": true, "PRC-7": true}
 
 func (k *kit) declared(capability string) bool {
 	c := k.h.Capabilities
@@ -69,43 +81,42 @@ func (k *kit) declared(capability string) bool {
 	panic("conformance: unknown capability " + capability)
 }
 
-// recorder returns a fresh application recorder from the harness.
+// recorder returns the recorder of a new application on the spec's store.
 func (k *kit) recorder(ctx context.Context) ports.ApplicationRecorder {
 	ginkgo.GinkgoHelper()
-	r, err := k.h.NewRecorder(ctx)
-	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "Harness.NewRecorder")
-	gomega.Expect(r).NotTo(gomega.BeNil(), "Harness.NewRecorder returned nil")
-	return r
+	return k.application(ctx, specStore(ctx).freshName())
 }
 
-// process returns a fresh recorder as a ports.ProcessRecorder.
+// process returns the recorder of a new application on the spec's store as
+// a ports.ProcessRecorder.
 func (k *kit) process(ctx context.Context) ports.ProcessRecorder {
 	ginkgo.GinkgoHelper()
 	r := k.recorder(ctx)
-	p, ok := r.(ports.ProcessRecorder)
-	gomega.Expect(ok).To(gomega.BeTrue(), "the harness declares Tracking, but %T is not a ports.ProcessRecorder", r)
+	p, ok := ports.AsProcess(r)
+	gomega.Expect(ok).To(gomega.BeTrue(), "the harness declares Tracking, so the recorder must be a ports.ProcessRecorder, or unwrap to one; %T is not", r)
 	return p
 }
 
-// conditional returns a fresh recorder as a
-// ports.ConditionalProcessRecorder, or skips the spec of rule when the
+// conditional returns the recorder of a new application on the spec's store
+// as a ports.ConditionalProcessRecorder, or skips the spec of rule when the
 // recorder does not offer that optional interface.
 func (k *kit) conditional(ctx context.Context, rule string) ports.ConditionalProcessRecorder {
 	ginkgo.GinkgoHelper()
 	p := k.process(ctx)
-	c, ok := p.(ports.ConditionalProcessRecorder)
+	c, ok := ports.AsConditionalProcess(p)
 	if !ok {
 		ginkgo.Skip(fmt.Sprintf("[%s] needs the optional ports.ConditionalProcessRecorder, which %T does not implement", rule, p))
 	}
 	return c
 }
 
-// snapshots returns a fresh recorder and its ports.SnapshotRecorder side.
+// snapshots returns the recorder of a new application on the spec's store
+// and its ports.SnapshotRecorder side.
 func (k *kit) snapshots(ctx context.Context) (ports.ApplicationRecorder, ports.SnapshotRecorder) {
 	ginkgo.GinkgoHelper()
 	r := k.recorder(ctx)
-	s, ok := r.(ports.SnapshotRecorder)
-	gomega.Expect(ok).To(gomega.BeTrue(), "the harness declares Snapshots, but %T is not a ports.SnapshotRecorder", r)
+	s, ok := ports.AsSnapshot(r)
+	gomega.Expect(ok).To(gomega.BeTrue(), "the harness declares Snapshots, so the recorder must be a ports.SnapshotRecorder, or unwrap to one; %T is not", r)
 	return r, s
 }
 
@@ -142,7 +153,7 @@ func collect[T any](seq iter.Seq2[T, error]) ([]T, error) {
 func selectEvents(ctx context.Context, r ports.AggregateRecorder, id uuid.UUID, q ports.EventQuery) []ports.StoredEvent {
 	ginkgo.GinkgoHelper()
 	evs, err := collect(r.SelectEvents(ctx, id, q))
-	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "SelectEvents")
+	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "SelectEvents of aggregate %s (%v) must succeed: the spec stored nothing that makes it fail", id, describeQuery(q))
 	return evs
 }
 
@@ -150,7 +161,7 @@ func selectEvents(ctx context.Context, r ports.AggregateRecorder, id uuid.UUID, 
 func insert(ctx context.Context, r ports.AggregateRecorder, evs ...ports.StoredEvent) []uint64 {
 	ginkgo.GinkgoHelper()
 	ids, err := r.InsertEvents(ctx, evs)
-	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "InsertEvents")
+	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "InsertEvents must store this valid batch of %d events (versions %v)", len(evs), versions(evs))
 	return ids
 }
 
@@ -158,7 +169,7 @@ func insert(ctx context.Context, r ports.AggregateRecorder, evs ...ports.StoredE
 func allNotifications(ctx context.Context, r ports.ApplicationRecorder, page int, topics ...string) []ports.Notification {
 	ginkgo.GinkgoHelper()
 	out, err := readLog(ctx, r, page, topics...)
-	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "SelectNotifications")
+	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "paging through the notification log (limit %d, topics %q) must succeed, in ascending id order, never more than the limit per page", page, topics)
 	return out
 }
 
@@ -217,13 +228,13 @@ func storedEvents(ns []ports.Notification) []ports.StoredEvent {
 // bytes, so nil and empty are equal.
 func expectEvents(got, want []ports.StoredEvent) {
 	ginkgo.GinkgoHelper()
-	gomega.Expect(got).To(gomega.HaveLen(len(want)), "number of events (got versions %v, want %v)", versions(got), versions(want))
+	gomega.Expect(got).To(gomega.HaveLen(len(want)), "number of events (got versions %v, want versions %v): nothing stored may be lost or repeated", versions(got), versions(want))
 	for i := range want {
 		g, w := got[i], want[i]
-		gomega.Expect(g.OriginatorID).To(gomega.Equal(w.OriginatorID), "originator id of event %d", i)
-		gomega.Expect(g.OriginatorVersion).To(gomega.Equal(w.OriginatorVersion), "version of event %d", i)
-		gomega.Expect(g.Topic).To(gomega.Equal(w.Topic), "topic of event %d", i)
-		gomega.Expect(bytes.Equal(g.State, w.State)).To(gomega.BeTrue(), "state of event %d: got %q, want %q", i, abbreviate(g.State), abbreviate(w.State))
+		gomega.Expect(g.OriginatorID).To(gomega.Equal(w.OriginatorID), "originator id of event %d must round-trip exactly", i)
+		gomega.Expect(g.OriginatorVersion).To(gomega.Equal(w.OriginatorVersion), "version of event %d must round-trip exactly, in order", i)
+		gomega.Expect(g.Topic).To(gomega.Equal(w.Topic), "topic of event %d must round-trip exactly", i)
+		gomega.Expect(bytes.Equal(g.State, w.State)).To(gomega.BeTrue(), "state of event %d must round-trip byte for byte: got %q, want %q", i, abbreviate(g.State), abbreviate(w.State))
 	}
 }
 
@@ -238,7 +249,7 @@ func abbreviate(b []byte) []byte {
 func expectStrictlyIncreasing(ids []uint64) {
 	ginkgo.GinkgoHelper()
 	for i, id := range ids {
-		gomega.Expect(id).To(gomega.BeNumerically(">", 0), "notification id at %d must be positive", i)
+		gomega.Expect(id).To(gomega.BeNumerically(">", 0), "notification id at %d must be positive: 0 stands for none", i)
 		if i > 0 {
 			gomega.Expect(id).To(gomega.BeNumerically(">", ids[i-1]), "notification ids must strictly increase: %d follows %d", id, ids[i-1])
 		}
@@ -248,10 +259,10 @@ func expectStrictlyIncreasing(ids []uint64) {
 // expectRecorderError expects err to match kind and to carry a *ports.Error.
 func expectRecorderError(err, kind error) *ports.Error {
 	ginkgo.GinkgoHelper()
-	gomega.Expect(err).To(gomega.HaveOccurred())
-	gomega.Expect(errors.Is(err, kind)).To(gomega.BeTrue(), "errors.Is(%v, %v)", err, kind)
+	gomega.Expect(err).To(gomega.HaveOccurred(), "the call must fail with an error matching %v", kind)
+	gomega.Expect(errors.Is(err, kind)).To(gomega.BeTrue(), "the error %q must match %v under errors.Is", err, kind)
 	var pe *ports.Error
-	gomega.Expect(errors.As(err, &pe)).To(gomega.BeTrue(), "errors.As(%v, *ports.Error)", err)
+	gomega.Expect(errors.As(err, &pe)).To(gomega.BeTrue(), "the error %q must carry a *ports.Error (errors.As), which tells callers the operation and aggregate", err)
 	return pe
 }
 

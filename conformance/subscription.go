@@ -317,10 +317,11 @@ func (k *kit) subscriptionSpecs() {
 		})
 
 		k.spec("SUB-6", "reports a broken connection as an error, or reconnects losing and repeating nothing", capSubscriptions, func(ctx context.Context) {
-			if k.h.Disrupt == nil {
+			r := k.recorder(ctx)
+			disrupt := k.disrupt(ctx)
+			if disrupt == nil {
 				ginkgo.Skip("[SUB-6] the harness has no Disrupt hook: the adapter has no connection that can break")
 			}
-			r := k.recorder(ctx)
 			want := events(uuid.New(), 0, 10)
 			insert(ctx, r, want[:5]...)
 			var got []ports.Notification
@@ -334,7 +335,7 @@ func (k *kit) subscriptionSpecs() {
 				}
 				got = append(got, n)
 				if len(got) == 5 {
-					gomega.Expect(k.h.Disrupt(ctx)).To(gomega.Succeed(), "Harness.Disrupt")
+					gomega.Expect(disrupt(ctx)).To(gomega.Succeed(), "Disrupt breaks the store's connections")
 					gomega.Eventually(func() error {
 						_, err := r.InsertEvents(ctx, want[5:])
 						if errors.Is(err, ports.ErrConcurrency) {

@@ -159,8 +159,8 @@ func (k *kit) trackingSpecs() {
 					_, err := crashed.InsertEventsWithTracking(ctx, policy(n), ports.Tracking{ApplicationName: upName, NotificationID: n.ID})
 					expectRecorderError(err, ports.ErrIntegrity)
 				case 3: // the connection breaks around the call
-					if k.h.Disrupt != nil {
-						gomega.Expect(k.h.Disrupt(ctx)).To(gomega.Succeed())
+					if disrupt := k.disrupt(ctx); disrupt != nil {
+						gomega.Expect(disrupt(ctx)).To(gomega.Succeed(), "Disrupt breaks the store's connections")
 					}
 					_ = processOnce(ctx, crashed, upName, n)
 				}

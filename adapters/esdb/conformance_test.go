@@ -7,6 +7,7 @@ import (
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
+	"github.com/onsi/ginkgo/v2"
 
 	adapter "github.com/streamwright/eventsourcing/adapters/esdb"
 	"github.com/streamwright/eventsourcing/adapters/esdb/esdbtest"
@@ -44,42 +45,85 @@ func testServer(t testing.TB) (*esdb.Client, *esdbtest.Server) {
 }
 
 // TestConformance runs the whole conformance kit against the EventStoreDB
-// recorder: on an in-process esdbtest server, or on the real server named by
-// EVENTSTOREDB_URI.
+// recorder: on an in-process esdbtest server of its own for each spec, so
+// that a spec that breaks its connections breaks no other spec's, or on the
+// real server named by EVENTSTOREDB_URI, where each spec's applications are
+// named after the spec.
 func TestConformance(t *testing.T) {
 	client, srv := testServer(t)
 	h := conformance.Harness{
 		Name: "eventstoredb",
-		NewRecorder: func(context.Context) (ports.ApplicationRecorder, error) {
-			app := "conformance" + uuid.NewString()[:8]
-			if srv != nil {
-				// A recorder that owns its client: Disrupt's dropped
+		NewStore: func(ctx context.Context, spec conformance.SpecInfo) (conformance.Store, error) {
+			if srv == nil {
+				return conformance.Store{
+					Recorder: func(_ context.Context, app string) (ports.ApplicationRecorder, error) {
+						r, err := adapter.New(client, spec.ID+"-"+app, nil)
+						if err == nil {
+							ginkgo.DeferCleanup(r.Close)
+						}
+						return r, err
+					},
+					WriteForeign: func(ctx context.Context) error { return writeForeign(ctx, client) },
+				}, nil
+			}
+			s, err := esdbtest.NewServer(nil)
+			if err != nil {
+				return conformance.Store{}, err
+			}
+			ginkgo.DeferCleanup(s.Close)
+			return conformance.Store{
+				// Each recorder owns its client: Disrupt's dropped
 				// connections would make a shared one leak its connection.
-				return openOwned(t, srv, app, nil, nil), nil
-			}
-			r, err := adapter.New(client, app, nil)
-			if err == nil {
-				t.Cleanup(func() { _ = r.Close() })
-			}
-			return r, err
+				Recorder: func(_ context.Context, app string) (ports.ApplicationRecorder, error) {
+					r, err := openSpecRecorder(s.Addr(), app)
+					if err == nil {
+						ginkgo.DeferCleanup(r.Close)
+					}
+					return r, err
+				},
+				WriteForeign: func(ctx context.Context) error {
+					c, err := specClient(s.ConnectionString())
+					if err != nil {
+						return err
+					}
+					defer func() { _ = c.Close() }()
+					return writeForeign(ctx, c)
+				},
+				Disrupt: func(context.Context) error {
+					s.DropConnections()
+					return nil
+				},
+			}, nil
 		},
-		Capabilities: adapter.Capabilities,
-		WriteForeign: func(ctx context.Context) error {
-			if srv != nil {
-				return writeForeign(ctx, verifier(t, srv))
-			}
-			return writeForeign(ctx, client)
-		},
-		Scale: 0.3, // a real server over a network is slower than the in-process one
+		Capabilities:       adapter.Capabilities,
+		StrictCapabilities: true,
+		Scale:              0.3, // a real server over a network is slower than the in-process one
 	}
 	if srv != nil {
 		h.Scale = 1
-		h.Disrupt = func(context.Context) error {
-			srv.DropConnections()
-			return nil
-		}
 	}
 	conformance.Run(t, h)
+}
+
+// openSpecRecorder opens a recorder, with a client of its own, of
+// application app on the server at addr.
+func openSpecRecorder(addr, app string) (*adapter.Recorder, error) {
+	conf, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: addr})
+	if err != nil {
+		return nil, err
+	}
+	conf.Logger = esdb.NoopLogging()
+	return adapter.NewFromConfig(conf, app, nil)
+}
+
+// specClient returns a client of the server at uri.
+func specClient(uri string) (*esdb.Client, error) {
+	conf, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: uri})
+	if err != nil {
+		return nil, err
+	}
+	conf.Logger = esdb.NoopLogging()
+	return esdb.NewClient(conf)
 }
 
 // writeForeign writes records that belong to no application: a stream of

@@ -10,13 +10,20 @@ import (
 )
 
 // TestConformance runs the whole conformance kit against the in-memory
-// recorder, which declares every capability.
+// recorder, which declares every capability. A Recorder is the store of
+// one application, so each application of a spec's store is a Recorder of
+// its own.
 func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
 		Name: "inmem",
-		NewRecorder: func(context.Context) (ports.ApplicationRecorder, error) {
-			return inmem.New(), nil
+		NewStore: func(context.Context, conformance.SpecInfo) (conformance.Store, error) {
+			return conformance.Store{
+				Recorder: func(context.Context, string) (ports.ApplicationRecorder, error) {
+					return inmem.New(), nil
+				},
+			}, nil
 		},
-		Capabilities: inmem.New().Capabilities(),
+		Capabilities:       inmem.New().Capabilities(),
+		StrictCapabilities: true,
 	})
 }

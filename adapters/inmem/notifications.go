@@ -105,25 +105,36 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 
 // InsertTracking records t; see ports.TrackingRecorder.
 func (r *Recorder) InsertTracking(ctx context.Context, t ports.Tracking) error {
-	_, err := r.InsertEventsWithTracking(ctx, nil, t)
+	if err := ports.CheckTracking(t); err != nil {
+		return err
+	}
+	_, err := r.insert(ctx, nil, &t, nil)
 	return err
 }
 
 // MaxTrackingID returns the highest notification id tracked for application,
 // or 0.
 func (r *Recorder) MaxTrackingID(ctx context.Context, application string) (uint64, error) {
+	return r.maxTracking(ctx, application)
+}
+
+// HasTrackingID reports whether id <= MaxTrackingID(application).
+func (r *Recorder) HasTrackingID(ctx context.Context, application string, id uint64) (bool, error) {
+	max, err := r.maxTracking(ctx, application)
+	return id <= max, err
+}
+
+// maxTracking is MaxTrackingID for the recorder's own methods, which never
+// call one another: a decorator that embeds a *Recorder and replaces one
+// method then changes that method only, and the recorder never reaches the
+// decorator's replacement through another method either.
+func (r *Recorder) maxTracking(ctx context.Context, application string) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.tracking[application], nil
-}
-
-// HasTrackingID reports whether id <= MaxTrackingID(application).
-func (r *Recorder) HasTrackingID(ctx context.Context, application string, id uint64) (bool, error) {
-	max, err := r.MaxTrackingID(ctx, application)
-	return id <= max, err
 }
 
 // WaitTrackingID blocks until id is tracked for application or ctx is done.

@@ -31,6 +31,9 @@ func init() {
 //
 // Stored data is append-only and never modified in place, so readers work on
 // a consistent prefix of it without holding the lock while they yield.
+//
+// No exported method calls another: a decorator that embeds a *Recorder and
+// replaces one method changes exactly that method.
 type Recorder struct {
 	mu sync.RWMutex
 	// log holds every stored event, in notification order.

@@ -14,8 +14,22 @@ import (
 func TestMyAdapterConforms(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
 		Name: "my adapter",
-		NewRecorder: func(ctx context.Context) (ports.ApplicationRecorder, error) {
-			return inmem.New(), nil // your adapter's constructor goes here
+		// NewStore gives every spec a store of its own. spec.ID is unique
+		// and name-safe: a store on a shared server would prefix its
+		// streams, tables or databases with it.
+		NewStore: func(ctx context.Context, spec conformance.SpecInfo) (conformance.Store, error) {
+			return conformance.Store{
+				// Recorder opens the recorder of application app on this
+				// store; the kit opens several applications on one store
+				// and checks that they stay apart.
+				Recorder: func(ctx context.Context, app string) (ports.ApplicationRecorder, error) {
+					return inmem.New(), nil // your adapter's constructor goes here
+				},
+				// Disrupt (break this store's connections) and
+				// WriteForeign (write records of no application) are
+				// optional; set them if your store has connections or
+				// foreign records.
+			}, nil
 		},
 		Capabilities: ports.Capabilities{
 			ContiguousNotificationIDs:   true,
@@ -25,5 +39,8 @@ func TestMyAdapterConforms(t *testing.T) {
 			Snapshots:                   true,
 			NotificationIDsFromInsert:   true,
 		},
+		// Fail, rather than warn, when the recorder reports a capability
+		// left undeclared here: its rules would be skipped unnoticed.
+		StrictCapabilities: true,
 	})
 }
