@@ -54,6 +54,13 @@ type Harness struct {
 	// [APP-8], [SUB-5]). Default 1; lower it for slow stores with a value
 	// such as 0.2.
 	Scale float64
+
+	// IdleWait is how long [SUB-7] leaves subscriptions idle before it
+	// checks that they still deliver: long enough to outlast the idle
+	// timeouts of transports and proxies, which end quiet streams after a
+	// second or a few. Default 5 seconds; a harness may shorten it to speed
+	// up a run, at the cost of missing longer timeouts.
+	IdleWait time.Duration
 }
 
 // Validate reports every problem with the harness at once.
@@ -73,6 +80,9 @@ func (h Harness) Validate() error {
 	}
 	if h.Scale < 0 {
 		errs = append(errs, errors.New("conformance: Harness.Scale must not be negative"))
+	}
+	if h.IdleWait < 0 {
+		errs = append(errs, errors.New("conformance: Harness.IdleWait must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -105,4 +115,11 @@ func (h Harness) scaled(n int) int {
 		s = 1
 	}
 	return max(1, int(float64(n)*s))
+}
+
+func (h Harness) idleWait() time.Duration {
+	if h.IdleWait == 0 {
+		return 5 * time.Second
+	}
+	return h.IdleWait
 }
