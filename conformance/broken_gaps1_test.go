@@ -32,6 +32,7 @@ func init() {
 		"filters-a-fixed-window":             {func(r *inmem.Recorder) ports.ApplicationRecorder { return filtersWindow{r} }, "APP-11"},
 		"max-id-misses-tracked-writes":       {func(r *inmem.Recorder) ports.ApplicationRecorder { return newCachesMaxID(r) }, "PRC-11"},
 		"shares-returned-states":             {func(r *inmem.Recorder) ports.ApplicationRecorder { return newSharesStates(r) }, "AGG-13"},
+		"keeps-the-callers-snapshot-buffer":  {func(r *inmem.Recorder) ports.ApplicationRecorder { return newKeepsSnapshotBuffer(r) }, "AGG-13"},
 		"includes-after-in-filtered-resumes": {func(r *inmem.Recorder) ports.ApplicationRecorder { return includesAfter{r} }, "SUB-8"},
 	} {
 		variants[name] = v
@@ -310,4 +311,45 @@ func (r includesAfter) Subscribe(ctx context.Context, after uint64, topics ...st
 		after--
 	}
 	return r.Recorder.Subscribe(ctx, after, topics...)
+}
+
+// keepsSnapshotBuffer keeps the snapshots it is given as they are, state
+// buffer included, and answers LatestSnapshot with copies of them, as an
+// adapter that queues a snapshot for a later write would: a caller that
+// reuses its buffer after InsertSnapshot changes the stored snapshot.
+type keepsSnapshotBuffer struct {
+	*inmem.Recorder
+	mu    *sync.Mutex
+	snaps map[uuid.UUID][]ports.StoredEvent
+}
+
+func newKeepsSnapshotBuffer(r *inmem.Recorder) keepsSnapshotBuffer {
+	return keepsSnapshotBuffer{r, new(sync.Mutex), map[uuid.UUID][]ports.StoredEvent{}}
+}
+
+func (r keepsSnapshotBuffer) InsertSnapshot(ctx context.Context, s ports.StoredEvent) error {
+	if err := r.Recorder.InsertSnapshot(ctx, s); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.snaps[s.OriginatorID] = append(r.snaps[s.OriginatorID], s)
+	return nil
+}
+
+func (r keepsSnapshotBuffer) LatestSnapshot(ctx context.Context, id uuid.UUID, through *uint64) (ports.StoredEvent, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return ports.StoredEvent{}, false, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var latest ports.StoredEvent
+	found := false
+	for _, s := range r.snaps[id] {
+		if (through == nil || s.OriginatorVersion <= *through) && (!found || s.OriginatorVersion > latest.OriginatorVersion) {
+			latest, found = s, true
+		}
+	}
+	latest.State = slices.Clone(latest.State)
+	return latest, found, nil
 }
