@@ -20,8 +20,10 @@
 // RULES.md beside this package's sources) and carries labels: its rule family (AGG,
 // APP, SUB, TRK, PRC, SNP), the capability it needs (core, subscriptions,
 // tracking, snapshots, contiguous-ids, multi-aggregate-batches,
-// ids-from-insert) and "stress" for the concurrency specs, so that
-// `go test -ginkgo.label-filter='!stress'` and similar filters work. A rule
+// ids-from-insert), "stress" for the concurrency specs and "slow" for the
+// specs that wait on purpose (SUB-7 idles for Harness.IdleWait), so that
+// `go test -ginkgo.label-filter='!stress && !slow'` and similar filters
+// work. A rule
 // that needs a capability the harness does not declare is skipped with the
 // reason in the report; so are the rules of an optional interface the
 // recorder does not implement (PRC-8 and PRC-9 need
