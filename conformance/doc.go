@@ -36,10 +36,12 @@
 // (AGG-3), its rule family (AGG, APP, SUB, TRK, PRC, SNP, KIT), the
 // capability it needs (core, subscriptions, tracking, snapshots,
 // contiguous-ids, multi-aggregate-batches, ids-from-insert), "stress" for
-// the concurrency specs and "harness" for the checks of the harness itself;
+// the concurrency specs, "slow" for the specs that wait on purpose (SUB-7
+// idles for Harness.IdleWait) and "harness" for the checks of the harness
+// itself;
 // the container of a harness's specs is labelled "adapter:<Name>". So
 // `go test -ginkgo.label-filter=AGG-3` runs one rule and
-// `-ginkgo.label-filter='!stress'` leaves out the slow specs. A failure is
+// `-ginkgo.label-filter='!stress && !slow'` leaves out the long specs. A failure is
 // reported at the line of the spec that failed, with a message saying what
 // was expected and why.
 //

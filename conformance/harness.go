@@ -88,6 +88,13 @@ type Harness struct {
 	// [APP-8], [SUB-5]). Default 1; lower it for slow stores with a value
 	// such as 0.2.
 	Scale float64
+
+	// IdleWait is how long [SUB-7] leaves subscriptions idle before it
+	// checks that they still deliver: long enough to outlast the idle
+	// timeouts of transports and proxies, which end quiet streams after a
+	// second or a few. Default 5 seconds; a harness may shorten it to speed
+	// up a run, at the cost of missing longer timeouts.
+	IdleWait time.Duration
 }
 
 // SpecInfo describes the spec a store is made for, so that a harness can
@@ -160,6 +167,9 @@ func (h Harness) Validate() error {
 	if h.Scale < 0 {
 		errs = append(errs, errors.New("conformance: Harness.Scale must not be negative"))
 	}
+	if h.IdleWait < 0 {
+		errs = append(errs, errors.New("conformance: Harness.IdleWait must not be negative"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -218,4 +228,11 @@ func (h Harness) scaled(n int) int {
 		s = 1
 	}
 	return max(1, int(float64(n)*s))
+}
+
+func (h Harness) idleWait() time.Duration {
+	if h.IdleWait == 0 {
+		return 5 * time.Second
+	}
+	return h.IdleWait
 }

@@ -48,6 +48,7 @@ func Describe(h Harness) bool {
 		k.subscriptionSpecs()
 		k.trackingSpecs()
 		k.snapshotSpecs()
+		k.contractSpecs()
 	})
 }
 
