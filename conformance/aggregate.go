@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"math"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -246,57 +248,64 @@ func (k *kit) aggregateSpecs() {
 		k.spec("AGG-9", "lets exactly one of many racing writers win each version", capCore, func(ctx context.Context) {
 			r := k.recorder(ctx)
 			id := uuid.New()
-			writers, target := 8, uint64(k.h.scaled(25))
-			var (
-				mu     sync.Mutex
-				wins   = map[uint64][]int{}
-				others []error
-				wg     sync.WaitGroup
-			)
-			for w := range writers {
-				wg.Go(func() {
-					defer ginkgo.GinkgoRecover()
-					for {
+			// Each round, every writer reads the latest version and then
+			// waits for the others, so that all of them call InsertEvents
+			// for the same next version at the same moment: a store that
+			// checks the version and writes without holding one lock across
+			// both lets two of them in, and many rounds make that show.
+			// The writers wait spinning, not blocked, and the last one to
+			// arrive releases them: a blocked goroutine wakes only after the
+			// first released one may have finished its write, while spinning
+			// ones on different processors leave the barrier together.
+			writers, rounds := 8, k.h.scaled(600)
+			for round := range rounds {
+				var (
+					ready   atomic.Int32
+					release atomic.Bool
+					done    sync.WaitGroup
+					errs    = make([]error, writers)
+					nexts   = make([]uint64, writers)
+				)
+				for w := range writers {
+					done.Go(func() {
+						defer ginkgo.GinkgoRecover()
 						latest, err := collect(r.SelectEvents(ctx, id, ports.EventQuery{Desc: true, Limit: 1}))
-						if err != nil {
-							mu.Lock()
-							others = append(others, err)
-							mu.Unlock()
-							return
-						}
-						next := uint64(0)
 						if len(latest) == 1 {
-							next = latest[0].OriginatorVersion + 1
+							nexts[w] = latest[0].OriginatorVersion + 1
 						}
-						if next >= target {
+						if ready.Add(1) == int32(writers) {
+							release.Store(true)
+						}
+						for !release.Load() {
+							runtime.Gosched()
+						}
+						if err != nil {
+							errs[w] = err
 							return
 						}
-						e := event(id, next)
+						e := event(id, nexts[w])
 						e.State = []byte{byte(w)}
-						_, err = r.InsertEvents(ctx, []ports.StoredEvent{e})
-						mu.Lock()
-						switch {
-						case err == nil:
-							wins[next] = append(wins[next], w)
-						case !errors.Is(err, ports.ErrConcurrency):
-							others = append(others, err)
-						}
-						mu.Unlock()
-						if err != nil && !errors.Is(err, ports.ErrConcurrency) {
-							return
-						}
+						_, errs[w] = r.InsertEvents(ctx, []ports.StoredEvent{e})
+					})
+				}
+				done.Wait()
+				winner := -1
+				for w, err := range errs {
+					gomega.Expect(nexts[w]).To(gomega.Equal(uint64(round)), "round %d: writer %d read the latest version before any writer of the round wrote", round, w)
+					if err == nil {
+						gomega.Expect(winner).To(gomega.Equal(-1), "round %d: writers %d and %d both stored version %d; exactly one may win", round, winner, w, round)
+						winner = w
+						continue
 					}
-				})
+					gomega.Expect(errors.Is(err, ports.ErrConcurrency)).To(gomega.BeTrue(), "round %d: a losing writer gets ErrConcurrency and nothing else, got %v", round, err)
+				}
+				gomega.Expect(winner).NotTo(gomega.Equal(-1), "round %d: every writer of version %d was refused", round, round)
+				latest := selectEvents(ctx, r, id, ports.EventQuery{Desc: true, Limit: 1})
+				gomega.Expect(latest).To(gomega.HaveLen(1), "round %d: the aggregate has a latest event", round)
+				gomega.Expect(latest[0].OriginatorVersion).To(gomega.Equal(uint64(round)), "round %d: the round stored exactly one version", round)
+				gomega.Expect(latest[0].State).To(gomega.Equal([]byte{byte(winner)}), "round %d: version %d holds the event of its winner, writer %d", round, round, winner)
 			}
-			wg.Wait()
-			gomega.Expect(others).To(gomega.BeEmpty(), "losing writers must get ErrConcurrency and nothing else")
-			got := selectEvents(ctx, r, id, ports.EventQuery{})
-			gomega.Expect(got).To(gomega.HaveLen(int(target)))
-			for v := range target {
-				gomega.Expect(wins[v]).To(gomega.HaveLen(1), "writers that won version %d", v)
-				gomega.Expect(got[v].OriginatorVersion).To(gomega.Equal(v))
-				gomega.Expect(got[v].State).To(gomega.Equal([]byte{byte(wins[v][0])}), "version %d holds the winner's event", v)
-			}
+			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.HaveLen(rounds), "every version from 0 to %d exists once", rounds-1)
 		}, ginkgo.Label(labelStress))
 
 		k.spec("AGG-10", "keeps ids and topics with separators intact", capCore, func(ctx context.Context) {

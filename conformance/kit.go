@@ -28,6 +28,7 @@ func Describe(h Harness) bool {
 		k.subscriptionSpecs()
 		k.trackingSpecs()
 		k.snapshotSpecs()
+		k.robustnessSpecs()
 	})
 }
 
