@@ -151,3 +151,16 @@ func (r checksThenWrites) InsertEvents(ctx context.Context, evs []ports.StoredEv
 	}
 	return ids, err
 }
+
+// splitsCancelledWrites stores the events of a tracked write whose context
+// ended while it ran but drops its tracking, as a recorder that writes the
+// two apart and gives up between them would.
+type splitsCancelledWrites struct{ *inmem.Recorder }
+
+func (r splitsCancelledWrites) InsertEventsWithTracking(ctx context.Context, evs []ports.StoredEvent, t ports.Tracking) ([]uint64, error) {
+	if err := ctx.Err(); err != nil {
+		_, _ = r.Recorder.InsertEvents(context.WithoutCancel(ctx), evs)
+		return nil, err
+	}
+	return r.Recorder.InsertEventsWithTracking(ctx, evs, t)
+}
