@@ -182,3 +182,23 @@ func (r splitsCancelledWrites) InsertEventsWithTracking(ctx context.Context, evs
 	}
 	return r.Recorder.InsertEventsWithTracking(ctx, evs, t)
 }
+
+// MaxNotificationID leaves the hidden events out as the reads do.
+func (r burnsIDs) MaxNotificationID(ctx context.Context) (uint64, error) {
+	q, max := ports.NotificationQuery{Limit: 1000}, uint64(0)
+	for {
+		ns, err := r.Recorder.SelectNotifications(ctx, q)
+		if err != nil {
+			return 0, err
+		}
+		for _, n := range ns {
+			if n.Topic != burnedTopic {
+				max = n.ID
+			}
+		}
+		if len(ns) < q.Limit {
+			return max, nil
+		}
+		q.Start, q.ExcludeStart = ns[len(ns)-1].ID, true
+	}
+}
