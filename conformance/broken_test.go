@@ -34,17 +34,19 @@ var variants = map[string]struct {
 	wrap func(*inmem.Recorder) ports.ApplicationRecorder
 	rule string
 }{
-	"correct":                         {func(r *inmem.Recorder) ports.ApplicationRecorder { return r }, ""},
-	"ignores-conflicts":               {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresConflicts{r} }, "AGG-3"},
-	"out-of-order":                    {func(r *inmem.Recorder) ports.ApplicationRecorder { return outOfOrder{r} }, "AGG-6"},
-	"drops-last-event":                {func(r *inmem.Recorder) ports.ApplicationRecorder { return dropsLast{r} }, "AGG-2"},
-	"non-atomic-batches":              {func(r *inmem.Recorder) ports.ApplicationRecorder { return nonAtomic{r} }, "AGG-4"},
-	"reuses-notification-id":          {func(r *inmem.Recorder) ports.ApplicationRecorder { return reusesIDs{r} }, "APP-2"},
-	"delivers-an-item-twice":          {func(r *inmem.Recorder) ports.ApplicationRecorder { return deliversTwice{r} }, "SUB-1"},
-	"accepts-reserved-topics":         {func(r *inmem.Recorder) ports.ApplicationRecorder { return acceptsReserved{r} }, "AGG-11"},
-	"wraps-after-the-last-id":         {func(r *inmem.Recorder) ports.ApplicationRecorder { return wrapsAround{r} }, "APP-3"},
-	"ignores-previous-tracking":       {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresPrevious{r} }, "PRC-8"},
-	"checks-previous-apart":           {func(r *inmem.Recorder) ports.ApplicationRecorder { return checksApart{r} }, "PRC-9"},
+	"correct":                   {func(r *inmem.Recorder) ports.ApplicationRecorder { return r }, ""},
+	"ignores-conflicts":         {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresConflicts{r} }, "AGG-3"},
+	"out-of-order":              {func(r *inmem.Recorder) ports.ApplicationRecorder { return outOfOrder{r} }, "AGG-6"},
+	"drops-last-event":          {func(r *inmem.Recorder) ports.ApplicationRecorder { return dropsLast{r} }, "AGG-2"},
+	"non-atomic-batches":        {func(r *inmem.Recorder) ports.ApplicationRecorder { return nonAtomic{r} }, "AGG-4"},
+	"reuses-notification-id":    {func(r *inmem.Recorder) ports.ApplicationRecorder { return reusesIDs{r} }, "APP-2"},
+	"delivers-an-item-twice":    {func(r *inmem.Recorder) ports.ApplicationRecorder { return deliversTwice{r} }, "SUB-1"},
+	"accepts-reserved-topics":   {func(r *inmem.Recorder) ports.ApplicationRecorder { return acceptsReserved{r} }, "AGG-11"},
+	"wraps-after-the-last-id":   {func(r *inmem.Recorder) ports.ApplicationRecorder { return wrapsAround{r} }, "APP-3"},
+	"ignores-previous-tracking": {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresPrevious{r} }, "PRC-8"},
+	"checks-previous-apart":     {func(r *inmem.Recorder) ports.ApplicationRecorder { return checksApart{r} }, "PRC-9"},
+
+	// Contract points about cancellation, refused writes and races.
 	"writes-event-by-event":           {func(r *inmem.Recorder) ports.ApplicationRecorder { return writesEventByEvent{r} }, "AGG-12"},
 	"ignores-cancelled-tracking":      {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresCancelledTracking{r} }, "TRK-20"},
 	"ignores-cancelled-snapshots":     {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresCancelledSnapshots{r} }, "SNP-13"},
