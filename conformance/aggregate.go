@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"math"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -245,57 +247,90 @@ func (k *kit) aggregateSpecs() {
 
 		k.spec("AGG-9", "lets exactly one of many racing writers win each version", capCore, func(ctx context.Context) {
 			r := k.recorder(ctx)
-			id := uuid.New()
-			writers, target := 8, uint64(k.h.scaled(25))
-			var (
-				mu     sync.Mutex
-				wins   = map[uint64][]int{}
-				others []error
-				wg     sync.WaitGroup
-			)
-			for w := range writers {
-				wg.Go(func() {
-					defer ginkgo.GinkgoRecover()
-					for {
-						latest, err := collect(r.SelectEvents(ctx, id, ports.EventQuery{Desc: true, Limit: 1}))
-						if err != nil {
-							mu.Lock()
-							others = append(others, err)
-							mu.Unlock()
-							return
-						}
-						next := uint64(0)
-						if len(latest) == 1 {
-							next = latest[0].OriginatorVersion + 1
-						}
-						if next >= target {
-							return
-						}
-						e := event(id, next)
-						e.State = []byte{byte(w)}
-						_, err = r.InsertEvents(ctx, []ports.StoredEvent{e})
-						mu.Lock()
-						switch {
-						case err == nil:
-							wins[next] = append(wins[next], w)
-						case !errors.Is(err, ports.ErrConcurrency):
-							others = append(others, err)
-						}
-						mu.Unlock()
-						if err != nil && !errors.Is(err, ports.ErrConcurrency) {
-							return
-						}
-					}
-				})
+			// Each round, every writer reads the latest version of each
+			// aggregate and waits for the others; then all of them append
+			// the next version of each aggregate in turn. A store that
+			// checks the version and writes without holding one lock across
+			// both lets two writers in whenever their calls overlap, and a
+			// writer that is refused runs faster than the one that writes,
+			// so it catches up with it within a few aggregates. The writers
+			// wait spinning, not blocked, and the last one to arrive releases
+			// them: spinning writers on different processors leave the
+			// barrier together, where a blocked one wakes only after the
+			// first released one may have finished.
+			//
+			// Whether two calls overlap depends on the processors the test
+			// gets, so the spec races for many rounds: at least minRounds,
+			// then more while raceBudget lasts, up to maxRounds. A fast
+			// store gets many rounds, a slow one the minimum.
+			writers, aggregates := 8, 4
+			minRounds, maxRounds := k.h.scaled(50), k.h.scaled(1000)
+			const raceBudget = 2 * time.Second
+			began := time.Now()
+			rounds := 0
+			ids := make([]uuid.UUID, aggregates)
+			for a := range ids {
+				ids[a] = uuid.New()
 			}
-			wg.Wait()
-			gomega.Expect(others).To(gomega.BeEmpty(), "losing writers must get ErrConcurrency and nothing else")
-			got := selectEvents(ctx, r, id, ports.EventQuery{})
-			gomega.Expect(got).To(gomega.HaveLen(int(target)))
-			for v := range target {
-				gomega.Expect(wins[v]).To(gomega.HaveLen(1), "writers that won version %d", v)
-				gomega.Expect(got[v].OriginatorVersion).To(gomega.Equal(v))
-				gomega.Expect(got[v].State).To(gomega.Equal([]byte{byte(wins[v][0])}), "version %d holds the winner's event", v)
+			for round := 0; round < maxRounds && (round < minRounds || time.Since(began) < raceBudget); round++ {
+				rounds++
+				var (
+					ready   atomic.Int32
+					release atomic.Bool
+					done    sync.WaitGroup
+					errs    = make([][]error, writers)
+					nexts   = make([][]uint64, writers)
+				)
+				for w := range writers {
+					errs[w], nexts[w] = make([]error, aggregates), make([]uint64, aggregates)
+					done.Go(func() {
+						defer ginkgo.GinkgoRecover()
+						for a, id := range ids {
+							latest, err := collect(r.SelectEvents(ctx, id, ports.EventQuery{Desc: true, Limit: 1}))
+							if len(latest) == 1 {
+								nexts[w][a] = latest[0].OriginatorVersion + 1
+							}
+							errs[w][a] = err
+						}
+						if ready.Add(1) == int32(writers) {
+							release.Store(true)
+						}
+						for spin := 1; !release.Load(); spin++ {
+							if spin%1024 == 0 {
+								runtime.Gosched() // let the writers that have not read yet run
+							}
+						}
+						for a, id := range ids {
+							if errs[w][a] != nil {
+								continue
+							}
+							e := event(id, nexts[w][a])
+							e.State = []byte{byte(w)}
+							_, errs[w][a] = r.InsertEvents(ctx, []ports.StoredEvent{e})
+						}
+					})
+				}
+				done.Wait()
+				for a, id := range ids {
+					winner := -1
+					for w := range writers {
+						gomega.Expect(nexts[w][a]).To(gomega.Equal(uint64(round)), "round %d, aggregate %d: writer %d read the latest version before any writer of the round wrote", round, a, w)
+						if err := errs[w][a]; err != nil {
+							gomega.Expect(errors.Is(err, ports.ErrConcurrency)).To(gomega.BeTrue(), "round %d, aggregate %d: a losing writer gets ErrConcurrency and nothing else, got %v", round, a, err)
+							continue
+						}
+						gomega.Expect(winner).To(gomega.Equal(-1), "round %d, aggregate %d: writers %d and %d both stored version %d; exactly one may win", round, a, winner, w, round)
+						winner = w
+					}
+					gomega.Expect(winner).NotTo(gomega.Equal(-1), "round %d, aggregate %d: every writer of version %d was refused", round, a, round)
+					latest := selectEvents(ctx, r, id, ports.EventQuery{Desc: true, Limit: 1})
+					gomega.Expect(latest).To(gomega.HaveLen(1), "round %d, aggregate %d: the aggregate has a latest event", round, a)
+					gomega.Expect(latest[0].OriginatorVersion).To(gomega.Equal(uint64(round)), "round %d, aggregate %d: the round stored exactly one version", round, a)
+					gomega.Expect(latest[0].State).To(gomega.Equal([]byte{byte(winner)}), "round %d, aggregate %d: version %d holds the event of its winner, writer %d", round, a, round, winner)
+				}
+			}
+			for a, id := range ids {
+				gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.HaveLen(rounds), "aggregate %d: every version from 0 to %d exists once", a, rounds-1)
 			}
 		}, ginkgo.Label(labelStress))
 

@@ -46,6 +46,15 @@ var variants = map[string]struct {
 	"ignores-previous-tracking": {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresPrevious{r} }, "PRC-8"},
 	"checks-previous-apart":     {func(r *inmem.Recorder) ports.ApplicationRecorder { return checksApart{r} }, "PRC-9"},
 	"hides-process-recorder":    {func(r *inmem.Recorder) ports.ApplicationRecorder { return hidesProcess{r} }, "KIT-1"},
+
+	// Contract points about cancellation, refused writes and races.
+	"writes-event-by-event":           {func(r *inmem.Recorder) ports.ApplicationRecorder { return writesEventByEvent{r} }, "AGG-12"},
+	"ignores-cancelled-tracking":      {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresCancelledTracking{r} }, "TRK-20"},
+	"ignores-cancelled-snapshots":     {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresCancelledSnapshots{r} }, "SNP-13"},
+	"yields-its-page-after-cancel":    {func(r *inmem.Recorder) ports.ApplicationRecorder { return yieldsItsPage{r} }, "SUB-3"},
+	"burns-ids-on-refusal":            {func(r *inmem.Recorder) ports.ApplicationRecorder { return burnsIDs{r} }, "APP-2"},
+	"checks-then-writes":              {func(r *inmem.Recorder) ports.ApplicationRecorder { return checksThenWrites{r} }, "AGG-9"},
+	"splits-cancelled-tracked-writes": {func(r *inmem.Recorder) ports.ApplicationRecorder { return splitsCancelledWrites{r} }, "PRC-7"},
 }
 
 // TestBrokenVariant runs the kit against the variant named in the

@@ -49,6 +49,7 @@ func Describe(h Harness) bool {
 		k.trackingSpecs()
 		k.snapshotSpecs()
 		k.contractSpecs()
+		k.robustnessSpecs()
 	})
 }
 

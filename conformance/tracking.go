@@ -150,10 +150,10 @@ func (k *kit) trackingSpecs() {
 			for i, n := range notifications {
 				switch i % 4 {
 				case 0: // crash before storing: nothing to undo
-				case 1: // crash during the call: its context ends under it
-					cctx, cancel := context.WithCancel(ctx)
-					cancel()
-					_ = processOnce(cctx, crashed, upName, n)
+				case 1: // crash during the call: its context ends while InsertEventsWithTracking runs
+					interrupted := &interruptedWrite{ProcessRecorder: crashed, checks: []int{0, 1, 3, 8}[(i/4)%4]}
+					_ = processOnce(ctx, interrupted, upName, n)
+					gomega.Expect(interrupted.reached).To(gomega.BeTrue(), "notification %d: the crash must reach InsertEventsWithTracking, not stop before it", n.ID)
 				case 2: // crash after storing, before the process knew: a blind retry is refused
 					gomega.Expect(processOnce(ctx, crashed, upName, n)).To(gomega.Succeed())
 					_, err := crashed.InsertEventsWithTracking(ctx, policy(n), ports.Tracking{ApplicationName: upName, NotificationID: n.ID})
@@ -284,6 +284,22 @@ func policy(n ports.Notification) []ports.StoredEvent {
 	id := uuid.NewSHA1(n.OriginatorID, []byte("downstream"))
 	return []ports.StoredEvent{{OriginatorID: id, OriginatorVersion: n.OriginatorVersion, Topic: "conformance.Processed",
 		State: fmt.Appendf(nil, `{"upstream":%d}`, n.OriginatorVersion)}}
+}
+
+// interruptedWrite is a process recorder whose InsertEventsWithTracking
+// runs on a context that the call's own checks cancel after the given
+// number, as a crash in the middle of the write would end it.
+type interruptedWrite struct {
+	ports.ProcessRecorder
+	checks  int
+	reached bool
+}
+
+func (w *interruptedWrite) InsertEventsWithTracking(ctx context.Context, evs []ports.StoredEvent, t ports.Tracking) ([]uint64, error) {
+	w.reached = true
+	cctx, cancel := cancelAfterChecks(ctx, w.checks)
+	defer cancel()
+	return w.ProcessRecorder.InsertEventsWithTracking(cctx, evs, t)
 }
 
 // processOnce processes n unless its tracking shows it was processed.

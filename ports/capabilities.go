@@ -5,7 +5,9 @@ package ports
 // when the adapter declares it, and the application layer adapts to it.
 type Capabilities struct {
 	// ContiguousNotificationIDs: notification ids start at 1 and have no
-	// gaps (in-memory: yes; EventStoreDB: no, ids are log positions).
+	// gaps (in-memory: yes; EventStoreDB: no, ids are log positions). A
+	// refused write (a conflict, bad input, a moved tracking) consumes no
+	// id, or the next stored event would leave a gap.
 	ContiguousNotificationIDs bool
 	// AtomicMultiAggregateBatches: one InsertEvents call may store events
 	// of several aggregates atomically (EventStoreDB: no, one stream per
@@ -23,7 +25,8 @@ type Capabilities struct {
 }
 
 // CapabilityReporter is implemented by recorders that report their
-// capabilities at run time.
+// capabilities at run time. Capabilities takes no context: it reads a value
+// fixed when the recorder was made and never blocks.
 type CapabilityReporter interface {
 	// Capabilities returns the recorder's capabilities; the result never
 	// changes over the recorder's life.

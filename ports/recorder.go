@@ -42,6 +42,12 @@ type AggregateRecorder interface {
 // application's notification log: every event it stores gets a notification
 // id (see the package doc), and the log can be read in pages and followed
 // live.
+//
+// Every method honours its context as AggregateRecorder's do: once ctx is
+// done, a call returns promptly with an error matching ctx.Err() and stores
+// nothing it had not committed. A subscription whose ctx is cancelled yields
+// at most one more notification (one it held when the cancellation came)
+// and then ctx.Err().
 type ApplicationRecorder interface {
 	AggregateRecorder
 
@@ -67,6 +73,10 @@ type ApplicationRecorder interface {
 
 // TrackingRecorder records which upstream notifications an application has
 // processed.
+//
+// Every method honours its context: once ctx is done it returns promptly
+// with an error matching ctx.Err(), and a write either records its tracking
+// or leaves the recorded tracking as it was.
 type TrackingRecorder interface {
 	// InsertTracking records t. A notification id that is not greater than
 	// the one already recorded for the same application fails with
@@ -91,6 +101,10 @@ type TrackingRecorder interface {
 // ProcessRecorder is the recorder of a process application: an
 // ApplicationRecorder and TrackingRecorder that stores new events together
 // with the tracking of the upstream notification that caused them.
+//
+// Every method honours its context: once ctx is done it returns promptly
+// with an error matching ctx.Err(), and a tracked write cut short stores its
+// events and tracking together or neither of them.
 type ProcessRecorder interface {
 	ApplicationRecorder
 	TrackingRecorder
@@ -107,6 +121,8 @@ type ProcessRecorder interface {
 // write conditional on the tracking it follows: a compare-and-set of the
 // tracking of one upstream application. It is optional; callers find it
 // with a type assertion and fall back to InsertEventsWithTracking.
+//
+// Its method honours its context as those of ProcessRecorder do.
 //
 // A tracked write refuses only a notification id that is not newer than
 // the recorded one. A caller that processes several upstream
@@ -145,6 +161,10 @@ type ConditionalProcessRecorder interface {
 // so that an aggregate can be rebuilt without reading its whole history.
 // Snapshots are kept apart from events: they never appear as notifications
 // and never conflict with an aggregate's events.
+//
+// Every method honours its context: once ctx is done it returns promptly
+// with an error matching ctx.Err(), and a snapshot whose insert failed so is
+// either stored whole or not at all.
 type SnapshotRecorder interface {
 	// InsertSnapshot stores s, a snapshot of aggregate s.OriginatorID at
 	// version s.OriginatorVersion. Its id, version and topic follow the
