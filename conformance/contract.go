@@ -264,7 +264,7 @@ func (k *kit) trackedMaxIDSpecs() {
 		gomega.Expect(err).NotTo(gomega.HaveOccurred(), "a tracked write after an untracked one")
 		gomega.Expect(p.MaxNotificationID(ctx)).To(gomega.Equal(newest("a second tracked write")),
 			"MaxNotificationID reports the newest event, written by a tracked write")
-		if c, ok := p.(ports.ConditionalProcessRecorder); ok {
+		if c, ok := ports.AsConditionalProcess(p); ok {
 			_, err = c.InsertEventsWithTrackingAfter(ctx, events(uuid.New(), 0, 1), ports.Tracking{ApplicationName: up, NotificationID: 4}, 2)
 			gomega.Expect(err).NotTo(gomega.HaveOccurred(), "a conditional tracked write")
 			gomega.Expect(p.MaxNotificationID(ctx)).To(gomega.Equal(newest("a conditional tracked write")),
@@ -339,7 +339,7 @@ func (k *kit) ownershipSpecs() {
 		spoil(evs, buf)
 		expectEvents(selectEvents(ctx, p, want[0].OriginatorID, ports.EventQuery{}), want)
 		all := want
-		if c, ok := p.(ports.ConditionalProcessRecorder); ok {
+		if c, ok := ports.AsConditionalProcess(p); ok {
 			evs, more, buf := ownedEvents(2)
 			_, err := c.InsertEventsWithTrackingAfter(ctx, evs, ports.Tracking{ApplicationName: up, NotificationID: 2}, 1)
 			gomega.Expect(err).NotTo(gomega.HaveOccurred(), "a conditional tracked write")

@@ -189,7 +189,7 @@ func (k *kit) robustnessSpecs() {
 			p := k.process(ctx)
 			up, id := "upstream-"+uuid.NewString(), uuid.New()
 			gomega.Expect(p.InsertTracking(ctx, ports.Tracking{ApplicationName: up, NotificationID: 2})).To(gomega.Succeed(), "recording tracking 2 on a live context")
-			cond, _ := p.(ports.ConditionalProcessRecorder)
+			cond, _ := ports.AsConditionalProcess(p)
 			for _, d := range doneContexts(ctx) {
 				calls := []struct {
 					name string
@@ -298,7 +298,7 @@ func (k *kit) robustnessSpecs() {
 				{"a reserved topic", func() error { _, err := r.InsertEvents(ctx, []ports.StoredEvent{reserved}); return err }, ports.ErrInvalid},
 				{"a nil originator id", func() error { _, err := r.InsertEvents(ctx, []ports.StoredEvent{event(uuid.Nil, 0)}); return err }, ports.ErrInvalid},
 			}
-			if p, ok := r.(ports.ProcessRecorder); ok && k.h.Capabilities.Tracking {
+			if p, ok := ports.AsProcess(r); ok && k.h.Capabilities.Tracking {
 				up := "upstream-" + uuid.NewString()
 				gomega.Expect(p.InsertTracking(ctx, ports.Tracking{ApplicationName: up, NotificationID: 5})).To(gomega.Succeed(), "recording tracking 5")
 				refused = append(refused,
@@ -310,7 +310,7 @@ func (k *kit) robustnessSpecs() {
 						_, err := p.InsertEventsWithTracking(ctx, []ports.StoredEvent{event(id, 0)}, ports.Tracking{ApplicationName: up, NotificationID: 6})
 						return err
 					}, ports.ErrConcurrency})
-				if c, ok := p.(ports.ConditionalProcessRecorder); ok {
+				if c, ok := ports.AsConditionalProcess(p); ok {
 					refused = append(refused, refusal{"a conditional write after a tracking that moved", func() error {
 						_, err := c.InsertEventsWithTrackingAfter(ctx, events(uuid.New(), 0, 2), ports.Tracking{ApplicationName: up, NotificationID: 7}, 4)
 						return err
