@@ -22,14 +22,14 @@ func (k *kit) aggregateSpecs() {
 			r := k.recorder(ctx)
 			for _, batch := range [][]ports.StoredEvent{nil, {}} {
 				_, err := r.InsertEvents(ctx, batch)
-				gomega.Expect(err).NotTo(gomega.HaveOccurred())
+				gomega.Expect(err).NotTo(gomega.HaveOccurred(), "an empty batch (length %d, nil %t) is a no-op, not an error (AGG-1)", len(batch), batch == nil)
 			}
-			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero())
+			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero(), "an empty batch stores no notification (AGG-1)")
 			id := uuid.New()
 			insert(ctx, r, event(id, 0))
 			_, err := r.InsertEvents(ctx, nil)
-			gomega.Expect(err).NotTo(gomega.HaveOccurred())
-			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}))
+			gomega.Expect(err).NotTo(gomega.HaveOccurred(), "an empty batch after a stored event is a no-op, not an error (AGG-1)")
+			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}), "an empty batch leaves aggregate %s with only its version 0 (AGG-1)", id)
 		})
 
 		k.spec("AGG-2", "round-trips originator id, version, topic and state exactly", capCore, func(ctx context.Context) {
@@ -78,7 +78,7 @@ func (k *kit) aggregateSpecs() {
 			_, err := r.InsertEvents(ctx, []ports.StoredEvent{dup})
 			pe := expectRecorderError(err, ports.ErrConcurrency)
 			gomega.Expect(errors.Is(err, ports.ErrIntegrity)).To(gomega.BeTrue(), "ErrConcurrency is also an ErrIntegrity")
-			gomega.Expect(pe.OriginatorID).To(gomega.Equal(id))
+			gomega.Expect(pe.OriginatorID).To(gomega.Equal(id), "the *ports.Error names the aggregate whose version conflicted (AGG-3)")
 			gomega.Expect(pe.Expected).To(gomega.Equal(ports.NoVersion), "the writer assumed no stored events")
 			gomega.Expect(pe.Actual).To(gomega.Equal(int64(0)), "the last stored version")
 			expectEvents(selectEvents(ctx, r, id, ports.EventQuery{}), []ports.StoredEvent{stored})
@@ -91,8 +91,8 @@ func (k *kit) aggregateSpecs() {
 			insert(ctx, r, stored...)
 			_, err := r.InsertEvents(ctx, events(id, 1, 4))
 			pe := expectRecorderError(err, ports.ErrConcurrency)
-			gomega.Expect(pe.Actual).To(gomega.Equal(int64(2)))
-			gomega.Expect(pe.Expected).To(gomega.Equal(int64(0)))
+			gomega.Expect(pe.Actual).To(gomega.Equal(int64(2)), "the *ports.Error reports the last stored version of %s, 2 (AGG-3)", id)
+			gomega.Expect(pe.Expected).To(gomega.Equal(int64(0)), "the *ports.Error reports the version the writer assumed, 0, the one before its first event 1 (AGG-3)")
 			expectEvents(selectEvents(ctx, r, id, ports.EventQuery{}), stored)
 		})
 
@@ -101,8 +101,8 @@ func (k *kit) aggregateSpecs() {
 			id := uuid.New()
 			_, err := r.InsertEvents(ctx, []ports.StoredEvent{event(id, 0), event(id, 0)})
 			expectRecorderError(err, ports.ErrConcurrency)
-			gomega.Expect(selectEvents(ctx, r, id, ports.EventQuery{})).To(gomega.BeEmpty())
-			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero())
+			gomega.Expect(selectEvents(ctx, r, id, ports.EventQuery{})).To(gomega.BeEmpty(), "a batch that repeats version 0 stores nothing of aggregate %s (AGG-3)", id)
+			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero(), "a refused batch adds no notification (AGG-3)")
 		})
 
 		k.spec("AGG-4", "stores nothing of a batch whose last event conflicts", capCore, func(ctx context.Context) {
@@ -110,11 +110,11 @@ func (k *kit) aggregateSpecs() {
 			id := uuid.New()
 			insert(ctx, r, event(id, 0))
 			before, err := r.MaxNotificationID(ctx)
-			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			gomega.Expect(err).NotTo(gomega.HaveOccurred(), "reading the max notification id before the conflicting batch")
 			_, err = r.InsertEvents(ctx, []ports.StoredEvent{event(id, 1), event(id, 2), event(id, 3), event(id, 3)})
 			expectRecorderError(err, ports.ErrIntegrity)
-			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}))
-			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.Equal(before))
+			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}), "a batch whose last event conflicts stores none of its versions 1..3 of %s (AGG-4)", id)
+			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.Equal(before), "a refused batch adds no notification (AGG-4)")
 		})
 
 		k.spec("AGG-4", "stores nothing of a multi-aggregate batch when one aggregate conflicts", capMulti, func(ctx context.Context) {
@@ -123,11 +123,11 @@ func (k *kit) aggregateSpecs() {
 			insert(ctx, r, event(b, 0))
 			_, err := r.InsertEvents(ctx, []ports.StoredEvent{event(a, 0), event(a, 1), event(b, 0)})
 			expectRecorderError(err, ports.ErrConcurrency)
-			gomega.Expect(selectEvents(ctx, r, a, ports.EventQuery{})).To(gomega.BeEmpty())
-			gomega.Expect(allNotifications(ctx, r, 10)).To(gomega.HaveLen(1))
+			gomega.Expect(selectEvents(ctx, r, a, ports.EventQuery{})).To(gomega.BeEmpty(), "a multi-aggregate batch whose event of %s conflicts stores nothing of %s (AGG-4)", b, a)
+			gomega.Expect(allNotifications(ctx, r, 10)).To(gomega.HaveLen(1), "only the event stored before the refused batch is a notification (AGG-4)")
 			insert(ctx, r, event(a, 0), event(b, 1), event(a, 1))
-			gomega.Expect(versions(selectEvents(ctx, r, a, ports.EventQuery{}))).To(gomega.Equal([]uint64{0, 1}))
-			gomega.Expect(versions(selectEvents(ctx, r, b, ports.EventQuery{}))).To(gomega.Equal([]uint64{0, 1}))
+			gomega.Expect(versions(selectEvents(ctx, r, a, ports.EventQuery{}))).To(gomega.Equal([]uint64{0, 1}), "a multi-aggregate batch after a refused one stores versions 0 and 1 of %s (AGG-4)", a)
+			gomega.Expect(versions(selectEvents(ctx, r, b, ports.EventQuery{}))).To(gomega.Equal([]uint64{0, 1}), "a multi-aggregate batch after a refused one stores versions 0 and 1 of %s (AGG-4)", b)
 		})
 
 		k.spec("AGG-5", "starts a new aggregate at version 0 and continues contiguously", capCore, func(ctx context.Context) {
@@ -144,8 +144,8 @@ func (k *kit) aggregateSpecs() {
 			id := uuid.New()
 			_, err := r.InsertEvents(ctx, []ports.StoredEvent{event(id, 0), event(id, 1), event(id, 3)})
 			expectRecorderError(err, ports.ErrIntegrity)
-			gomega.Expect(selectEvents(ctx, r, id, ports.EventQuery{})).To(gomega.BeEmpty())
-			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero())
+			gomega.Expect(selectEvents(ctx, r, id, ports.EventQuery{})).To(gomega.BeEmpty(), "a batch with a gap (0, 1, 3) stores nothing of %s (AGG-5)", id)
+			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero(), "a batch with a gap adds no notification (AGG-5)")
 		})
 
 		k.spec("AGG-5", "rejects a batch that leaves a gap after the stored versions, storing nothing", capCore, func(ctx context.Context) {
@@ -154,7 +154,7 @@ func (k *kit) aggregateSpecs() {
 			insert(ctx, r, events(id, 0, 2)...)
 			_, err := r.InsertEvents(ctx, events(id, 3, 2))
 			expectRecorderError(err, ports.ErrIntegrity)
-			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0, 1}))
+			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0, 1}), "a batch starting at 3 after stored versions 0 and 1 leaves a gap and stores nothing of %s (AGG-5)", id)
 		})
 
 		k.spec("AGG-6", "selects in version order with exclusive After, inclusive Through, Desc and Limit", capCore, func(ctx context.Context) {
@@ -217,13 +217,13 @@ func (k *kit) aggregateSpecs() {
 			insert(ctx, r, events(id, 0, 5)...)
 			var seen []uint64
 			for e, err := range r.SelectEvents(ctx, id, ports.EventQuery{}) {
-				gomega.Expect(err).NotTo(gomega.HaveOccurred())
+				gomega.Expect(err).NotTo(gomega.HaveOccurred(), "selecting the events of %s, which has versions 0..4 (AGG-6)", id)
 				seen = append(seen, e.OriginatorVersion)
 				if len(seen) == 2 {
 					break
 				}
 			}
-			gomega.Expect(seen).To(gomega.Equal([]uint64{0, 1}))
+			gomega.Expect(seen).To(gomega.Equal([]uint64{0, 1}), "breaking out of the selection after two events yields exactly versions 0 and 1 (AGG-6)")
 		})
 
 		k.spec("AGG-7", "selects nothing, without error, for an unknown aggregate", capCore, func(ctx context.Context) {
@@ -231,7 +231,7 @@ func (k *kit) aggregateSpecs() {
 			insert(ctx, r, event(uuid.New(), 0))
 			unknown := uuid.New()
 			for _, q := range []ports.EventQuery{{}, {Desc: true, Limit: 1}, {After: ports.Version(0)}, {Through: ports.Version(3)}} {
-				gomega.Expect(selectEvents(ctx, r, unknown, q)).To(gomega.BeEmpty())
+				gomega.Expect(selectEvents(ctx, r, unknown, q)).To(gomega.BeEmpty(), "an unknown aggregate %s has no events, query %+v (AGG-7)", unknown, describeQuery(q))
 			}
 		})
 
@@ -363,10 +363,10 @@ func (k *kit) aggregateSpecs() {
 				insert(ctx, r, e)
 				expectEvents(selectEvents(ctx, r, id, ports.EventQuery{}), []ports.StoredEvent{e})
 				ns, err := r.SelectNotifications(ctx, ports.NotificationQuery{Limit: 10, Topics: []string{t}})
-				gomega.Expect(err).NotTo(gomega.HaveOccurred())
+				gomega.Expect(err).NotTo(gomega.HaveOccurred(), "selecting notifications of topic %q (AGG-10)", t)
 				gomega.Expect(ns).NotTo(gomega.BeEmpty(), "topic %d %q", i, t)
 				for _, n := range ns {
-					gomega.Expect(n.Topic).To(gomega.Equal(t))
+					gomega.Expect(n.Topic).To(gomega.Equal(t), "a notification selected by topic %q carries that topic intact (AGG-10)", t)
 				}
 			}
 		})
@@ -376,11 +376,11 @@ func (k *kit) aggregateSpecs() {
 			id := uuid.New()
 			_, err := r.InsertEvents(ctx, []ports.StoredEvent{event(uuid.Nil, 0)})
 			expectRecorderError(err, ports.ErrInvalid)
-			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero())
+			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero(), "a batch with a nil id stores no notification (AGG-11)")
 			insert(ctx, r, event(id, 0))
 			_, err = r.InsertEvents(ctx, []ports.StoredEvent{event(id, 1), event(uuid.Nil, 2)})
 			expectRecorderError(err, ports.ErrInvalid)
-			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}))
+			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}), "a batch with a nil id in second place stores nothing of %s (AGG-11)", id)
 		})
 
 		k.spec("AGG-11", "refuses an empty topic with ErrInvalid, storing nothing", capCore, func(ctx context.Context) {
@@ -390,8 +390,8 @@ func (k *kit) aggregateSpecs() {
 			bad.Topic = ""
 			_, err := r.InsertEvents(ctx, []ports.StoredEvent{event(id, 0), bad})
 			expectRecorderError(err, ports.ErrInvalid)
-			gomega.Expect(selectEvents(ctx, r, id, ports.EventQuery{})).To(gomega.BeEmpty())
-			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero())
+			gomega.Expect(selectEvents(ctx, r, id, ports.EventQuery{})).To(gomega.BeEmpty(), "a batch with an empty topic stores nothing of %s (AGG-11)", id)
+			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero(), "a batch with an empty topic adds no notification (AGG-11)")
 		})
 
 		k.spec("AGG-11", "refuses reserved and malformed topics ('$' prefix, invalid UTF-8, control characters) with ErrInvalid, storing nothing", capCore, func(ctx context.Context) {
@@ -413,7 +413,7 @@ func (k *kit) aggregateSpecs() {
 				expectRecorderError(err, ports.ErrInvalid)
 				gomega.Expect(selectEvents(ctx, r, fresh.OriginatorID, ports.EventQuery{})).To(gomega.BeEmpty(), "topic %q", bad)
 			}
-			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}))
+			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}), "batches with refused topics leave %s with only version 0 (AGG-11)", id)
 			gomega.Expect(storedEvents(allNotifications(ctx, r, 100))).To(gomega.HaveLen(1), "only the valid event is a notification")
 		})
 
@@ -431,7 +431,7 @@ func (k *kit) aggregateSpecs() {
 				_, err := r.InsertEvents(ctx, batch)
 				expectRecorderError(err, ports.ErrInvalid)
 			}
-			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}))
+			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Equal([]uint64{0}), "batches with versions above ports.MaxVersion leave %s with only version 0 (AGG-11)", id)
 			gomega.Expect(allNotifications(ctx, r, 100)).To(gomega.HaveLen(1), "only the valid event is a notification")
 		})
 
@@ -446,9 +446,9 @@ func (k *kit) aggregateSpecs() {
 				return
 			}
 			expectRecorderError(err, ports.ErrInvalid)
-			gomega.Expect(selectEvents(ctx, r, a, ports.EventQuery{})).To(gomega.BeEmpty())
-			gomega.Expect(selectEvents(ctx, r, b, ports.EventQuery{})).To(gomega.BeEmpty())
-			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero())
+			gomega.Expect(selectEvents(ctx, r, a, ports.EventQuery{})).To(gomega.BeEmpty(), "a multi-aggregate batch refused without the capability stores nothing of %s (AGG-11)", a)
+			gomega.Expect(selectEvents(ctx, r, b, ports.EventQuery{})).To(gomega.BeEmpty(), "a multi-aggregate batch refused without the capability stores nothing of %s (AGG-11)", b)
+			gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero(), "a refused multi-aggregate batch adds no notification (AGG-11)")
 		})
 
 		k.spec("AGG-11", "refuses a non-positive notification limit with ErrInvalid", capCore, func(ctx context.Context) {
@@ -466,16 +466,16 @@ func (k *kit) aggregateSpecs() {
 			cancelled, cancel := context.WithCancel(ctx)
 			cancel()
 			_, err := r.InsertEvents(cancelled, events(id, 1, 3))
-			gomega.Expect(err).To(gomega.MatchError(context.Canceled))
+			gomega.Expect(err).To(gomega.MatchError(context.Canceled), "InsertEvents on a cancelled context returns context.Canceled (AGG-12)")
 			_, err = collect(r.SelectEvents(cancelled, id, ports.EventQuery{}))
-			gomega.Expect(err).To(gomega.MatchError(context.Canceled))
+			gomega.Expect(err).To(gomega.MatchError(context.Canceled), "SelectEvents on a cancelled context returns context.Canceled (AGG-12)")
 			_, err = r.SelectNotifications(cancelled, ports.NotificationQuery{Limit: 10})
-			gomega.Expect(err).To(gomega.MatchError(context.Canceled))
+			gomega.Expect(err).To(gomega.MatchError(context.Canceled), "SelectNotifications on a cancelled context returns context.Canceled (AGG-12)")
 			_, err = r.MaxNotificationID(cancelled)
-			gomega.Expect(err).To(gomega.MatchError(context.Canceled))
+			gomega.Expect(err).To(gomega.MatchError(context.Canceled), "MaxNotificationID on a cancelled context returns context.Canceled (AGG-12)")
 			// The store is consistent: the batch is there whole or not at all.
 			gomega.Expect(versions(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Or(
-				gomega.Equal([]uint64{0}), gomega.Equal([]uint64{0, 1, 2, 3})))
+				gomega.Equal([]uint64{0}), gomega.Equal([]uint64{0, 1, 2, 3})), "a batch inserted on a cancelled context is stored whole (versions 0..3) or not at all (only 0) (AGG-12)")
 		})
 
 		k.spec("AGG-12", "returns context.DeadlineExceeded on an expired context", capCore, func(ctx context.Context) {
@@ -484,10 +484,10 @@ func (k *kit) aggregateSpecs() {
 			expired, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
 			defer cancel()
 			_, err := r.InsertEvents(expired, events(id, 0, 2))
-			gomega.Expect(err).To(gomega.MatchError(context.DeadlineExceeded))
+			gomega.Expect(err).To(gomega.MatchError(context.DeadlineExceeded), "InsertEvents on an expired context returns context.DeadlineExceeded (AGG-12)")
 			_, err = collect(r.SelectEvents(expired, id, ports.EventQuery{}))
-			gomega.Expect(err).To(gomega.MatchError(context.DeadlineExceeded))
-			gomega.Expect(len(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Or(gomega.Equal(0), gomega.Equal(2)))
+			gomega.Expect(err).To(gomega.MatchError(context.DeadlineExceeded), "SelectEvents on an expired context returns context.DeadlineExceeded (AGG-12)")
+			gomega.Expect(len(selectEvents(ctx, r, id, ports.EventQuery{}))).To(gomega.Or(gomega.Equal(0), gomega.Equal(2)), "a batch inserted on an expired context is stored whole (2 events) or not at all (AGG-12)")
 		})
 
 		k.spec("AGG-12", "stores each batch whole or not at all when contexts are cancelled mid-flight", capCore, func(ctx context.Context) {
@@ -513,7 +513,7 @@ func (k *kit) aggregateSpecs() {
 				gomega.Expect(got).To(gomega.Or(gomega.Equal(0), gomega.Equal(5)), "events of a cancelled batch")
 				total += got
 			}
-			gomega.Expect(allNotifications(ctx, r, 100)).To(gomega.HaveLen(total))
+			gomega.Expect(allNotifications(ctx, r, 100)).To(gomega.HaveLen(total), "the notification log holds exactly the %d events of the batches stored whole (AGG-12)", total)
 		})
 	})
 }

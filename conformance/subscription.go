@@ -94,7 +94,7 @@ func (f *follower) waitFor(n int) []ports.Notification {
 			return fmt.Errorf("%d of %d notifications received", c, n)
 		}
 		return nil
-	}).WithTimeout(f.timeout).WithPolling(5 * time.Millisecond).Should(gomega.Succeed())
+	}).WithTimeout(f.timeout).WithPolling(5*time.Millisecond).Should(gomega.Succeed(), "%d notifications arrive within the delivery timeout", n)
 	got := f.received()
 	gomega.Expect(got).To(gomega.HaveLen(n), "no more than the expected notifications arrive")
 	return got
@@ -115,16 +115,16 @@ func (k *kit) subscriptionSpecs() {
 			defer f.stop()
 			got := f.waitFor(4)
 			expectEvents(storedEvents(got), want[2:])
-			gomega.Expect(notificationIDs(got)).To(gomega.Equal(notificationIDs(all[2:])))
+			gomega.Expect(notificationIDs(got)).To(gomega.Equal(notificationIDs(all[2:])), "the subscription after id %d delivers the ids after it (SUB-1)", all[1].ID)
 			for range 3 {
 				batch := events(uuid.New(), 0, 3)
 				insert(ctx, r, batch...)
 				want = append(want, batch...)
 			}
 			got = f.waitFor(13)
-			gomega.Consistently(f.count).WithTimeout(200 * time.Millisecond).Should(gomega.Equal(13))
+			gomega.Consistently(f.count).WithTimeout(200*time.Millisecond).Should(gomega.Equal(13), "no duplicate or extra notification arrives after the 13 expected (SUB-1)")
 			expectEvents(storedEvents(got), want[2:])
-			gomega.Expect(notificationIDs(got)).To(gomega.Equal(notificationIDs(allNotifications(ctx, r, 100)[2:])))
+			gomega.Expect(notificationIDs(got)).To(gomega.Equal(notificationIDs(allNotifications(ctx, r, 100)[2:])), "the live notifications carry the ids the log holds (SUB-1)")
 		})
 
 		k.spec("SUB-1", "delivers nothing to a subscription after the highest possible id, old or new", capSubscriptions, func(ctx context.Context) {
@@ -139,7 +139,7 @@ func (k *kit) subscriptionSpecs() {
 			witness.waitFor(4)
 			gomega.Consistently(top.count).WithTimeout(200*time.Millisecond).Should(gomega.BeZero(), "no id is greater than 2^64-1")
 			_, err := top.result()
-			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			gomega.Expect(err).NotTo(gomega.HaveOccurred(), "the subscription after 2^64-1 stays open without error (SUB-1)")
 		})
 
 		k.spec("SUB-1", "delivers the whole log when subscribed from the beginning, including events stored after it started", capSubscriptions, func(ctx context.Context) {
@@ -175,7 +175,7 @@ func (k *kit) subscriptionSpecs() {
 			f.waitFor(2)
 			store()
 			got := f.waitFor(4)
-			gomega.Consistently(f.count).WithTimeout(200 * time.Millisecond).Should(gomega.Equal(4))
+			gomega.Consistently(f.count).WithTimeout(200*time.Millisecond).Should(gomega.Equal(4), "only the 4 notifications of topics sub.A and sub.C arrive (SUB-2)")
 			expectEvents(storedEvents(got), want)
 		})
 
@@ -185,9 +185,9 @@ func (k *kit) subscriptionSpecs() {
 			time.Sleep(20 * time.Millisecond)
 			f.stop()
 			ended, err := f.result()
-			gomega.Expect(ended).To(gomega.BeTrue())
-			gomega.Expect(err).To(gomega.MatchError(context.Canceled))
-			gomega.Expect(f.count()).To(gomega.BeZero())
+			gomega.Expect(ended).To(gomega.BeTrue(), "the subscription ended once its context was cancelled (SUB-3)")
+			gomega.Expect(err).To(gomega.MatchError(context.Canceled), "a subscription cancelled before the first item ends with context.Canceled (SUB-3)")
+			gomega.Expect(f.count()).To(gomega.BeZero(), "nothing was stored, so nothing is delivered (SUB-3)")
 		})
 
 		k.spec("SUB-3", "stops promptly when cancelled while waiting for new events", capSubscriptions, func(ctx context.Context) {
@@ -197,7 +197,7 @@ func (k *kit) subscriptionSpecs() {
 			f.waitFor(2)
 			f.stop()
 			_, err := f.result()
-			gomega.Expect(err).To(gomega.MatchError(context.Canceled))
+			gomega.Expect(err).To(gomega.MatchError(context.Canceled), "a subscription cancelled while waiting for new events ends with context.Canceled (SUB-3)")
 		})
 
 		k.spec("SUB-3", "stops promptly when cancelled in the middle of catch-up", capSubscriptions, func(ctx context.Context) {
@@ -221,14 +221,14 @@ func (k *kit) subscriptionSpecs() {
 				gomega.Expect(count).To(gomega.BeNumerically("<", total), "delivery goes on after cancellation")
 			}
 			cancel()
-			gomega.Expect(last).To(gomega.MatchError(context.Canceled))
+			gomega.Expect(last).To(gomega.MatchError(context.Canceled), "a subscription cancelled at item 10 of its catch-up ends with context.Canceled, after %d items (SUB-3)", count)
 		})
 
 		k.spec("SUB-3", "releases its resources when stopped (no goroutine leak)", capSubscriptions, func(ctx context.Context) {
 			r := k.recorder(ctx)
 			insert(ctx, r, events(uuid.New(), 0, 5)...)
 			_, err := r.MaxNotificationID(ctx) // warm up any connection
-			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			gomega.Expect(err).NotTo(gomega.HaveOccurred(), "warming up the connection with MaxNotificationID")
 			runtime.GC()
 			before := runtime.NumGoroutine()
 			for i := range 10 {
@@ -236,7 +236,7 @@ func (k *kit) subscriptionSpecs() {
 					// Break out of the loop in the middle of catch-up.
 					n := 0
 					for _, err := range r.Subscribe(ctx, 0) {
-						gomega.Expect(err).NotTo(gomega.HaveOccurred())
+						gomega.Expect(err).NotTo(gomega.HaveOccurred(), "catching up from the beginning before breaking out (SUB-3)")
 						if n++; n == 3 {
 							break
 						}
@@ -258,7 +258,7 @@ func (k *kit) subscriptionSpecs() {
 			insert(ctx, r, want[:5]...)
 			var delivered []ports.Notification
 			for n, err := range r.Subscribe(ctx, 0) {
-				gomega.Expect(err).NotTo(gomega.HaveOccurred())
+				gomega.Expect(err).NotTo(gomega.HaveOccurred(), "the first subscription catches up without error (SUB-4)")
 				delivered = append(delivered, n)
 				if len(delivered) == 3 {
 					break
@@ -268,7 +268,7 @@ func (k *kit) subscriptionSpecs() {
 			f := k.follow(ctx, r, delivered[2].ID, 0)
 			defer f.stop()
 			rest := f.waitFor(5)
-			gomega.Consistently(f.count).WithTimeout(200 * time.Millisecond).Should(gomega.Equal(5))
+			gomega.Consistently(f.count).WithTimeout(200*time.Millisecond).Should(gomega.Equal(5), "resuming after id %d delivers exactly the 5 remaining notifications, no more (SUB-4)", delivered[2].ID)
 			expectEvents(storedEvents(append(delivered, rest...)), want)
 		})
 
@@ -289,12 +289,12 @@ func (k *kit) subscriptionSpecs() {
 			wg.Wait()
 			close(errs)
 			for err := range errs {
-				gomega.Expect(err).NotTo(gomega.HaveOccurred())
+				gomega.Expect(err).NotTo(gomega.HaveOccurred(), "a concurrent batch writer inserts without error (SUB-5)")
 			}
 			got := f.waitFor(batches * size)
-			gomega.Consistently(f.count).WithTimeout(200 * time.Millisecond).Should(gomega.Equal(batches * size))
+			gomega.Consistently(f.count).WithTimeout(200*time.Millisecond).Should(gomega.Equal(batches*size), "exactly %d notifications arrive, none repeated (SUB-5)", batches*size)
 			expectStrictlyIncreasing(notificationIDs(got))
-			gomega.Expect(notificationIDs(got)).To(gomega.Equal(notificationIDs(allNotifications(ctx, r, 500))))
+			gomega.Expect(notificationIDs(got)).To(gomega.Equal(notificationIDs(allNotifications(ctx, r, 500))), "the subscriber saw every id of the log, in order (SUB-5)")
 		}, ginkgo.Label(labelStress))
 
 		k.spec("SUB-6", "never ends silently: the sequence ends only by break or after an error", capSubscriptions, func(ctx context.Context) {
@@ -312,7 +312,7 @@ func (k *kit) subscriptionSpecs() {
 				gomega.Expect(last).To(gomega.BeNil(), "an item followed an error")
 				n++
 			}
-			gomega.Expect(n).To(gomega.Equal(3))
+			gomega.Expect(n).To(gomega.Equal(3), "the subscription delivers the 3 stored events before its deadline ends it (SUB-6)")
 			gomega.Expect(last).To(gomega.MatchError(context.DeadlineExceeded), "the sequence ended without an error")
 		})
 
@@ -342,7 +342,7 @@ func (k *kit) subscriptionSpecs() {
 							return nil // an earlier attempt was committed
 						}
 						return err
-					}).WithTimeout(k.h.deliveryTimeout()).Should(gomega.Succeed())
+					}).WithTimeout(k.h.deliveryTimeout()).Should(gomega.Succeed(), "inserting the last 5 events once the connection was broken (SUB-6)")
 				}
 				if len(got) == len(want) {
 					break
@@ -350,7 +350,7 @@ func (k *kit) subscriptionSpecs() {
 			}
 			if failure != nil {
 				gomega.Expect(failure).NotTo(gomega.MatchError(context.Canceled), "a broken connection is not a cancellation")
-				gomega.Expect(expectEventsPrefix(storedEvents(got), want)).To(gomega.Succeed())
+				gomega.Expect(expectEventsPrefix(storedEvents(got), want)).To(gomega.Succeed(), "the events delivered before the failure are a prefix of those stored (SUB-6)")
 				// Resuming after the failure delivers exactly the rest.
 				rest := k.follow(ctx, r, got[len(got)-1].ID, 0)
 				defer rest.stop()
