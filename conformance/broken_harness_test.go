@@ -46,6 +46,7 @@ func storeHarness(name string, wrap func(*inmem.Recorder) ports.ApplicationRecor
 		},
 		Capabilities:    inmem.New().Capabilities(),
 		DeliveryTimeout: time.Second,
+		IdleWait:        time.Second,
 	}
 }
 

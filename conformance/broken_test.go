@@ -76,8 +76,10 @@ func TestBrokenVariant(t *testing.T) {
 			}}, nil
 		},
 		Capabilities: inmem.New().Capabilities(),
-		// Broken variants lose events; don't wait long for them.
+		// Broken variants lose events; don't wait long for them. The
+		// variant that ends idle subscriptions does so after a second.
 		DeliveryTimeout: time.Second,
+		IdleWait:        2 * time.Second,
 	})
 }
 

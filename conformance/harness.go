@@ -90,10 +90,13 @@ type Harness struct {
 	Scale float64
 
 	// IdleWait is how long [SUB-7] leaves subscriptions idle before it
-	// checks that they still deliver: long enough to outlast the idle
-	// timeouts of transports and proxies, which end quiet streams after a
-	// second or a few. Default 5 seconds; a harness may shorten it to speed
-	// up a run, at the cost of missing longer timeouts.
+	// checks that they still deliver: long enough to outlast the failure
+	// detection of transports that keep quiet streams alive with pings
+	// (the EventStoreDB client pings every 10 seconds and gives up 10
+	// seconds after a ping goes unanswered) and the idle timeouts of
+	// proxies. Default 25 seconds. A store behind a proxy whose idle
+	// timeout is longer sets it above that; a store with no transport may
+	// shorten it.
 	IdleWait time.Duration
 }
 
@@ -232,7 +235,7 @@ func (h Harness) scaled(n int) int {
 
 func (h Harness) idleWait() time.Duration {
 	if h.IdleWait == 0 {
-		return 5 * time.Second
+		return 25 * time.Second
 	}
 	return h.IdleWait
 }

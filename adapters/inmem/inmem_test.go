@@ -3,6 +3,7 @@ package inmem_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/streamwright/eventsourcing/adapters/inmem"
 	"github.com/streamwright/eventsourcing/conformance"
@@ -25,5 +26,7 @@ func TestConformance(t *testing.T) {
 		},
 		Capabilities:       inmem.New().Capabilities(),
 		StrictCapabilities: true,
+		// In memory there is no transport to time out while idle.
+		IdleWait: 2 * time.Second,
 	})
 }
