@@ -49,8 +49,8 @@ var variants = map[string]struct {
 
 	// Contract points about cancellation, refused writes and races.
 	"writes-event-by-event":           {func(r *inmem.Recorder) ports.ApplicationRecorder { return writesEventByEvent{r} }, "AGG-12"},
-	"ignores-cancelled-tracking":      {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresCancelledTracking{r} }, "TRK-20"},
-	"ignores-cancelled-snapshots":     {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresCancelledSnapshots{r} }, "SNP-13"},
+	"ignores-cancelled-tracking":      {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresCancelledTracking{r} }, "TRK-12"},
+	"ignores-cancelled-snapshots":     {func(r *inmem.Recorder) ports.ApplicationRecorder { return ignoresCancelledSnapshots{r} }, "SNP-3"},
 	"yields-its-page-after-cancel":    {func(r *inmem.Recorder) ports.ApplicationRecorder { return yieldsItsPage{r} }, "SUB-3"},
 	"burns-ids-on-refusal":            {func(r *inmem.Recorder) ports.ApplicationRecorder { return burnsIDs{r} }, "APP-2"},
 	"checks-then-writes":              {func(r *inmem.Recorder) ports.ApplicationRecorder { return checksThenWrites{r} }, "AGG-9"},

@@ -185,7 +185,7 @@ func (k *kit) robustnessSpecs() {
 			}
 		})
 
-		k.spec("TRK-20", "returns promptly with the context's error from every tracking and process call on a done context, storing nothing", capTracking, func(ctx context.Context) {
+		k.spec("TRK-12", "returns promptly with the context's error from every tracking and process call on a done context, storing nothing", capTracking, func(ctx context.Context) {
 			p := k.process(ctx)
 			up, id := "upstream-"+uuid.NewString(), uuid.New()
 			gomega.Expect(p.InsertTracking(ctx, ports.Tracking{ApplicationName: up, NotificationID: 2})).To(gomega.Succeed(), "recording tracking 2 on a live context")
@@ -225,7 +225,7 @@ func (k *kit) robustnessSpecs() {
 			gomega.Expect(p.MaxNotificationID(ctx)).To(gomega.BeZero(), "calls on a done context must add nothing to the log")
 		})
 
-		k.spec("SNP-13", "returns promptly with the context's error from every snapshot call on a done context, storing nothing", capSnapshots, func(ctx context.Context) {
+		k.spec("SNP-3", "returns promptly with the context's error from every snapshot call on a done context, storing nothing", capSnapshots, func(ctx context.Context) {
 			_, s := k.snapshots(ctx)
 			id := uuid.New()
 			snap := ports.StoredEvent{OriginatorID: id, OriginatorVersion: 1, Topic: "conformance.Snapshot", State: []byte(`{}`)}
