@@ -92,9 +92,9 @@ func TestHarnessChild(t *testing.T) {
 }
 
 // runChild runs the test binary's test named run in a child process with
-// env and Ginkgo args, and returns its output, its error, and the spec
-// reports of its Ginkgo JSON report.
-func runChild(t *testing.T, run string, env []string, args ...string) ([]byte, error, []types.SpecReport) {
+// env and Ginkgo args, and returns its output, the spec reports of its
+// Ginkgo JSON report, and its error.
+func runChild(t *testing.T, run string, env []string, args ...string) ([]byte, []types.SpecReport, error) {
 	t.Helper()
 	report := filepath.Join(t.TempDir(), "report.json")
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^" + run + "$", "-test.count=1", "-ginkgo.json-report=" + report}, args...)...)
@@ -102,7 +102,7 @@ func runChild(t *testing.T, run string, env []string, args ...string) ([]byte, e
 	out, runErr := cmd.CombinedOutput()
 	data, err := os.ReadFile(report)
 	if err != nil {
-		return out, runErr, nil
+		return out, nil, runErr
 	}
 	var reports []types.Report
 	if err := json.Unmarshal(data, &reports); err != nil {
@@ -116,7 +116,7 @@ func runChild(t *testing.T, run string, env []string, args ...string) ([]byte, e
 			}
 		}
 	}
-	return out, runErr, specs
+	return out, specs, runErr
 }
 
 // ran returns the specs that ran (were neither filtered out nor skipped).
@@ -134,7 +134,7 @@ func TestLabelFilterSelectsOneRule(t *testing.T) {
 	if os.Getenv(variantEnv) != "" || os.Getenv(harnessChildEnv) != "" {
 		t.Skip("this is a child process")
 	}
-	out, err, specs := runChild(t, "TestBrokenVariant", []string{variantEnv + "=correct"}, "-ginkgo.label-filter=AGG-3")
+	out, specs, err := runChild(t, "TestBrokenVariant", []string{variantEnv + "=correct"}, "-ginkgo.label-filter=AGG-3")
 	if err != nil {
 		t.Fatalf("the correct recorder failed the AGG-3 specs: %v\n%s", err, tail(out))
 	}
@@ -154,7 +154,7 @@ func TestFailureIsLocatedAtTheSpec(t *testing.T) {
 	if os.Getenv(variantEnv) != "" || os.Getenv(harnessChildEnv) != "" {
 		t.Skip("this is a child process")
 	}
-	out, err, specs := runChild(t, "TestBrokenVariant", []string{variantEnv + "=ignores-conflicts"}, "-ginkgo.label-filter=AGG-3")
+	out, specs, err := runChild(t, "TestBrokenVariant", []string{variantEnv + "=ignores-conflicts"}, "-ginkgo.label-filter=AGG-3")
 	if err == nil {
 		t.Fatalf("the kit passed a recorder that ignores conflicts\n%s", tail(out))
 	}
@@ -181,7 +181,7 @@ func TestTwoHarnessesInOneBinary(t *testing.T) {
 	if os.Getenv(variantEnv) != "" || os.Getenv(harnessChildEnv) != "" {
 		t.Skip("this is a child process")
 	}
-	out, err, specs := runChild(t, "TestHarnessChild", []string{harnessChildEnv + "=two"}, "-ginkgo.label-filter=AGG-1 || APP-9 || KIT-1 || SUB-6")
+	out, specs, err := runChild(t, "TestHarnessChild", []string{harnessChildEnv + "=two"}, "-ginkgo.label-filter=AGG-1 || APP-9 || KIT-1 || SUB-6")
 	if err != nil {
 		t.Fatalf("the kit failed a correct recorder under two harnesses: %v\n%s", err, tail(out))
 	}
@@ -204,7 +204,7 @@ func TestDuplicateHarnessNamesAreRefused(t *testing.T) {
 	if os.Getenv(variantEnv) != "" || os.Getenv(harnessChildEnv) != "" {
 		t.Skip("this is a child process")
 	}
-	out, err, _ := runChild(t, "TestHarnessChild", []string{harnessChildEnv + "=duplicate"})
+	out, _, err := runChild(t, "TestHarnessChild", []string{harnessChildEnv + "=duplicate"})
 	if err == nil || !strings.Contains(string(out), `two harnesses are named "twin"`) {
 		t.Fatalf("two harnesses named alike ran (%v)\n%s", err, tail(out))
 	}
@@ -214,7 +214,7 @@ func TestCapabilitiesOfferedButUndeclared(t *testing.T) {
 	if os.Getenv(variantEnv) != "" || os.Getenv(harnessChildEnv) != "" {
 		t.Skip("this is a child process")
 	}
-	out, err, specs := runChild(t, "TestHarnessChild", []string{harnessChildEnv + "=lenient"}, "-ginkgo.label-filter=KIT-1")
+	out, specs, err := runChild(t, "TestHarnessChild", []string{harnessChildEnv + "=lenient"}, "-ginkgo.label-filter=KIT-1")
 	if err != nil {
 		t.Fatalf("KIT-1 failed a harness that only leaves a capability undeclared: %v\n%s", err, tail(out))
 	}
@@ -228,7 +228,7 @@ func TestCapabilitiesOfferedButUndeclared(t *testing.T) {
 		t.Fatalf("KIT-1 did not warn that Snapshots is reported but undeclared\n%s", tail(out))
 	}
 
-	out, err, specs = runChild(t, "TestHarnessChild", []string{harnessChildEnv + "=strict"}, "-ginkgo.label-filter=KIT-1")
+	out, specs, err = runChild(t, "TestHarnessChild", []string{harnessChildEnv + "=strict"}, "-ginkgo.label-filter=KIT-1")
 	if err == nil {
 		t.Fatalf("KIT-1 passed an undeclared capability under StrictCapabilities\n%s", tail(out))
 	}
@@ -243,7 +243,7 @@ func TestKitFindsInterfacesThroughUnwrap(t *testing.T) {
 	if os.Getenv(variantEnv) != "" || os.Getenv(harnessChildEnv) != "" {
 		t.Skip("this is a child process")
 	}
-	out, err, specs := runChild(t, "TestHarnessChild", []string{harnessChildEnv + "=unwrap"}, "-ginkgo.label-filter=KIT-1 || TRK-2 || SNP-1")
+	out, specs, err := runChild(t, "TestHarnessChild", []string{harnessChildEnv + "=unwrap"}, "-ginkgo.label-filter=KIT-1 || TRK-2 || SNP-1")
 	if err != nil {
 		t.Fatalf("the kit failed a decorator that forwards Unwrap: %v\n%s", err, tail(out))
 	}

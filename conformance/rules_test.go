@@ -85,7 +85,7 @@ func TestRulesListEveryRuleWithItsCapability(t *testing.T) {
 	if !ok {
 		t.Fatal(`RULES.md has no "## Index of the rules" section`)
 	}
-	row := regexp.MustCompile("(?m)^\\| ([A-Z]+-[0-9]+) \\| ([^|]+) \\|$")
+	row := regexp.MustCompile(`(?m)^\| ([A-Z]+-[0-9]+) \| ([^|]+) \|$`)
 	listed := map[string][]string{}
 	for _, m := range row.FindAllStringSubmatch(index, -1) {
 		caps := strings.Split(strings.TrimSpace(m[2]), ", ")
