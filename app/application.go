@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/streamwright/eventsourcing/ports"
 )
@@ -31,7 +31,9 @@ const (
 	// stored events and snapshots are encrypted with AES-GCM.
 	EnvCipherKey = "CIPHER_KEY"
 	// EnvSnapshotting is "y" (or "yes", "true", "1") to read and take
-	// snapshots; default off.
+	// snapshots of every aggregate type, "n" (or "no", "false", "0") to
+	// take and read none. Unset, snapshots are taken and read for the
+	// types whose TypeOptions.SnapshotEvery is positive, only.
 	EnvSnapshotting = "IS_SNAPSHOTTING_ENABLED"
 )
 
@@ -59,6 +61,12 @@ type Options struct {
 	// nothing, as it could not be read back. Applications that read each
 	// other's data need the same bound or larger.
 	MaxDecompressedSize int64
+	// PingTimeout, when positive, makes New check that the store answers
+	// (see Application.Ping) and fail within about this time, with the
+	// store's error (ports.ErrUnavailable for an address nothing answers
+	// on), rather than succeed and leave the first save to find out.
+	// Zero checks nothing: the store is reached on first use.
+	PingTimeout time.Duration
 }
 
 // DefaultMaxDecompressedSize is the default of Options.MaxDecompressedSize:
@@ -74,30 +82,26 @@ type Application struct {
 	env       map[string]string
 	rec       ports.ApplicationRecorder
 	snapshots ports.SnapshotRecorder // nil when not snapshotting
-	caps      ports.Capabilities
-	mapper    *mapper
-	closer    io.Closer
-	log       *NotificationLog
-	runner    atomic.Pointer[Runner] // the System runner that runs it, if any
+	// snapshotAll is IS_SNAPSHOTTING_ENABLED=y: snapshots of every type;
+	// otherwise only of types with TypeOptions.SnapshotEvery.
+	snapshotAll bool
+	caps        ports.Capabilities
+	mapper      *mapper
+	closer      io.Closer
+	log         *NotificationLog
+	runner      atomic.Pointer[Runner] // the System runner that runs it, if any
 }
 
 // New opens the application named name: it merges opts.Env over the process
-// environment, validates the settings (reporting every problem at once), and
+// environment, each with settings prefixed by EnvPrefix(name) over
+// unprefixed ones, validates the settings (reporting every problem at once), and
 // opens the persistence module they name.
 func New(ctx context.Context, name string, opts *Options) (*Application, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	env := map[string]string{}
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
-	for k, v := range o.Env {
-		env[k] = v
-	}
+	env := settings(name, o.Env)
 	var errs []error
 	if name == "" {
 		errs = append(errs, errors.New("app: the application name is empty"))
@@ -118,11 +122,13 @@ func New(ctx context.Context, name string, opts *Options) (*Application, error) 
 			errs = append(errs, fmt.Errorf("app: %s must be the base64 of 16, 24 or 32 bytes", EnvCipherKey))
 		}
 	}
-	snapshotting := false
+	snapshotting := snapAuto
 	switch strings.ToLower(env[EnvSnapshotting]) {
-	case "", "n", "no", "false", "0":
+	case "":
+	case "n", "no", "false", "0":
+		snapshotting = snapOff
 	case "y", "yes", "true", "1":
-		snapshotting = true
+		snapshotting = snapOn
 	default:
 		errs = append(errs, fmt.Errorf("app: %s %q is not a yes or no", EnvSnapshotting, env[EnvSnapshotting]))
 	}
@@ -152,6 +158,9 @@ func New(ctx context.Context, name string, opts *Options) (*Application, error) 
 	case maxSize < 0:
 		errs = append(errs, fmt.Errorf("app: MaxDecompressedSize %d is negative", maxSize))
 	}
+	if o.PingTimeout < 0 {
+		errs = append(errs, fmt.Errorf("app: PingTimeout %s is negative", o.PingTimeout))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ports.ErrInvalid, errors.Join(errs...))
 	}
@@ -169,10 +178,16 @@ func New(ctx context.Context, name string, opts *Options) (*Application, error) 
 	if cr, ok := a.rec.(ports.CapabilityReporter); ok {
 		a.caps = cr.Capabilities()
 	}
-	if s, ok := a.rec.(ports.SnapshotRecorder); ok && snapshotting {
-		a.snapshots = s
+	if s, ok := a.rec.(ports.SnapshotRecorder); ok && snapshotting != snapOff {
+		a.snapshots, a.snapshotAll = s, snapshotting == snapOn
 	}
 	a.log = &NotificationLog{app: a, SectionSize: 10}
+	if o.PingTimeout > 0 {
+		if err := a.checkStore(ctx, o.PingTimeout); err != nil {
+			_ = a.Close()
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -274,7 +289,7 @@ func (a *Application) stored(ctx context.Context, aggregates []Root) error {
 		}
 		first := b.pending[0].version
 		b.pending = nil
-		if n := b.kind.snapshotEvery(); n > 0 && a.snapshots != nil &&
+		if n := b.kind.snapshotEvery(); n > 0 && a.snapshotsOf(b.kind) != nil &&
 			crossed(first-b.kind.initialVersion(), b.version-b.kind.initialVersion(), uint64(n)) {
 			due = append(due, agg)
 		}
@@ -384,11 +399,12 @@ func putEncoder(e *eventEncoder) {
 // ports.ErrInvalid), storing nothing, when the snapshot would not hold
 // the aggregate's whole state: implement Snapshotter for such aggregates.
 func (a *Application) TakeSnapshot(ctx context.Context, agg Root) error {
-	if a.snapshots == nil {
-		return fmt.Errorf("%w: app: snapshotting is off (%s) or the store keeps no snapshots", ports.ErrNotSupported, EnvSnapshotting)
-	}
 	if agg.base().kind == nil {
 		return fmt.Errorf("%w: app: aggregate %s was not made by a Type", ports.ErrInvalid, agg.base().id)
+	}
+	if a.snapshotsOf(agg.base().kind) == nil {
+		return fmt.Errorf("%w: app: snapshotting is off (%s, or TypeOptions.SnapshotEvery of %s) or the store keeps no snapshots",
+			ports.ErrNotSupported, EnvSnapshotting, agg.base().kind.typeName())
 	}
 	if agg.base().PendingEvents() > 0 {
 		return fmt.Errorf("%w: app: save aggregate %s before taking its snapshot", ports.ErrInvalid, agg.base().id)

@@ -203,8 +203,18 @@ func TestSnapshotEveryNEvents(t *testing.T) {
 			t.Errorf("%d snapshots taken by a save of one event", n)
 		}
 
-		// Without IS_SNAPSHOTTING_ENABLED, no snapshots.
-		off := newApp(t, s, nil)
+		// Without IS_SNAPSHOTTING_ENABLED, SnapshotEvery alone takes
+		// them; IS_SNAPSHOTTING_ENABLED=n turns them off.
+		unset := newApp(t, s, nil)
+		dflt := every3.Create(opened("Di"))
+		for i := 1; i <= 6; i++ {
+			dflt.add(fmt.Sprint(i))
+		}
+		must(t, errOf(unset.Save(ctx, dflt)))
+		if got := versions(dflt.ID()); !slices.Equal(got, []uint64{6}) {
+			t.Errorf("snapshots %v with SnapshotEvery 3 and snapshotting unset, want [6]", got)
+		}
+		off := newApp(t, s, map[string]string{app.EnvSnapshotting: "n"})
 		quiet := every3.Create(opened("Cy"))
 		for i := 1; i <= 6; i++ {
 			quiet.add(fmt.Sprint(i))

@@ -120,8 +120,8 @@ func (r *Repository[A]) get(ctx context.Context, id uuid.UUID, through *uint64) 
 	// Snapshots of an aggregate whose state they cannot hold in full
 	// (taken before TakeSnapshot refused them) are not read: its events
 	// give the whole state.
-	if !loaded && r.app.snapshots != nil && r.t.lossy == nil {
-		s, ok, err := r.app.snapshots.LatestSnapshot(ctx, id, through)
+	if snaps := r.app.snapshotsOf(r.t); !loaded && snaps != nil && r.t.lossy == nil {
+		s, ok, err := snaps.LatestSnapshot(ctx, id, through)
 		if err != nil {
 			return zero, err
 		}

@@ -178,3 +178,13 @@ type SnapshotRecorder interface {
 	// when there is none.
 	LatestSnapshot(ctx context.Context, id uuid.UUID, through *uint64) (StoredEvent, bool, error)
 }
+
+// Pinger is implemented by recorders that can check, cheaply, that their
+// store answers, for readiness probes and fail-fast start-up checks. Ping
+// returns nil when the store answered within ctx; otherwise an error
+// matching ErrUnavailable (not reachable in time), ErrConfiguration
+// (reachable but refusing the credentials or certificate) or ErrClosed
+// (after Close). It stores nothing.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}

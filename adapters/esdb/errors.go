@@ -241,8 +241,12 @@ func wrap(ctx context.Context, op string, id uuid.UUID, err error) error {
 		return nil
 	}
 	if cerr := ctx.Err(); cerr != nil && context.Cause(ctx) != errOperationTimeout {
-		return &ports.Error{Op: op, OriginatorID: id, Expected: ports.NoVersion, Actual: ports.NoVersion,
-			Err: fmt.Errorf("%w: %w", cerr, err)}
+		if !errors.Is(err, cerr) {
+			// The context's error first, as it is what the caller asked
+			// for; once only, when err reports it already.
+			err = fmt.Errorf("%w: %w", cerr, err)
+		}
+		return &ports.Error{Op: op, OriginatorID: id, Expected: ports.NoVersion, Actual: ports.NoVersion, Err: err}
 	}
 	return &ports.Error{Op: op, OriginatorID: id, Expected: ports.NoVersion, Actual: ports.NoVersion,
 		Err: classified(err)}

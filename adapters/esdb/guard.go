@@ -65,13 +65,15 @@ func guard[T any](ctx context.Context, r *Recorder, f func(context.Context, *esd
 	select {
 	case res := <-ch:
 		if res.err != nil {
+			err := l.failure(res.err)
 			if clientClosed(res.err) {
 				r.retire(c)
+				err = r.withDialCause(err)
 			}
-			err := l.failure(res.err)
 			l.end()
 			return zero, nil, err
 		}
+		r.connected()
 		return res.v, l, nil
 	case <-actx.Done():
 	case <-t.C:
@@ -83,13 +85,13 @@ func guard[T any](ctx context.Context, r *Recorder, f func(context.Context, *esd
 	}
 	if state.CompareAndSwap(0, 2) {
 		cancel(err)
-		return zero, nil, err // the pool's goroutine releases what f returns
+		return zero, nil, r.withDialCause(err) // the pool's goroutine releases what f returns
 	}
 	if res := <-ch; res.err == nil && release != nil {
 		release(res.v)
 	}
 	l.end()
-	return zero, nil, err
+	return zero, nil, r.withDialCause(err)
 }
 
 // callerIdle is how long a goroutine of the pool waits for work before it

@@ -91,6 +91,7 @@ func (r *Recorder) openConn() (*conn, error) {
 				r.beforeReconnect(c)
 			}
 		}
+		r.noteDial(level, args)
 		if logf != nil {
 			logf(level, format, args...)
 		}
@@ -281,6 +282,9 @@ func (l *lease) failure(err error) error {
 	}
 	if err == nil || errors.Is(err, io.EOF) {
 		return cause
+	}
+	if errors.Is(err, cause) {
+		return err
 	}
 	return fmt.Errorf("%w: %w", cause, err)
 }

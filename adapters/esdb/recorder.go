@@ -144,6 +144,8 @@ type Recorder struct {
 
 	mu    sync.Mutex
 	conns map[*conn]struct{} // clients not closed yet
+
+	dialErr atomic.Pointer[dialFailure] // see dialcause.go
 }
 
 // NewFromConfig returns the recorder of the named application over a client
