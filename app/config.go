@@ -89,10 +89,26 @@ func (a *Application) checkStore(ctx context.Context, d time.Duration) error {
 	if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ports.ErrUnavailable) {
 		// A store that does not answer in time is unavailable to the
 		// caller, whatever the recorder makes of its own deadline.
-		return fmt.Errorf("%w: app: the store did not answer within %s: %w", ports.ErrUnavailable, d, err)
+		return &unansweredError{d: d, err: err}
 	}
 	return fmt.Errorf("app: checking the store: %w", err)
 }
+
+// unansweredError reports a store that did not answer Options.PingTimeout's
+// check in time. It matches ports.ErrUnavailable and the recorder's error,
+// whose text (naming the cause) it keeps without repeating the sentinel's.
+type unansweredError struct {
+	d   time.Duration
+	err error
+}
+
+func (e *unansweredError) Error() string {
+	return fmt.Sprintf("app: the store did not answer within %s: %s", e.d, e.err)
+}
+
+func (e *unansweredError) Is(target error) bool { return target == ports.ErrUnavailable }
+
+func (e *unansweredError) Unwrap() error { return e.err }
 
 // The values of IS_SNAPSHOTTING_ENABLED.
 const (
