@@ -70,12 +70,15 @@ func TestPrefixedProcessEnvironmentWinsButOptionsEnvOverridesIt(t *testing.T) {
 func TestPrefixedAdapterSettingReachesTheAdapter(t *testing.T) {
 	// The adapter reads EVENTSTOREDB_URI; the application's prefixed
 	// value is the one it gets.
-	_, err := openNamed("Shop", map[string]string{
+	a, err := openNamed("Shop", map[string]string{
 		app.EnvPersistenceModule:      "eventstoredb",
 		esdb.EnvURI:                   "esdb://127.0.0.1:2113?tls=false",
 		"SHOP_" + esdb.EnvURI:         "nonsense://x",
 		"SHOP_" + app.EnvSnapshotting: "y",
 	})
+	if err == nil {
+		_ = a.Close()
+	}
 	if !errors.Is(err, ports.ErrConfiguration) || !strings.Contains(err.Error(), "nonsense") {
 		t.Errorf("SHOP_EVENTSTOREDB_URI=nonsense://x: %v, want ErrConfiguration about it", err)
 	}

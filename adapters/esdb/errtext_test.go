@@ -66,6 +66,7 @@ func checkErrText(t *testing.T, what string, err error, want error) {
 		return
 	}
 	msg := err.Error()
+	t.Logf("%s: %s", what, msg)
 	if !errors.Is(err, want) {
 		t.Errorf("%s: %q does not match %v", what, msg, want)
 	}
