@@ -13,7 +13,7 @@
 //     configured from an environment map merged over the process
 //     environment (PERSISTENCE_MODULE, COMPRESSOR, CIPHER_KEY, ...).
 //     EVENTSTOREDB_URI without PERSISTENCE_MODULE is a configuration
-//     error rather than a silent run in memory.
+//     error rather than a silent run in memory. See "Configuration" below.
 //   - A [Repository] rebuilds aggregates from their latest snapshot and
 //     later events, at the latest version or a given one.
 //   - An [EventReader] reads an application's notification log as domain
@@ -127,4 +127,48 @@
 //
 // Versions start at 0 by default, like EventStoreDB stream revisions; a
 // Type may start at another version on stores that allow it.
+//
+// # Configuration
+//
+// [New] reads its settings, and those of the persistence module it opens
+// (EVENTSTOREDB_URI, ...), from the process environment with
+// [Options].Env over it. In each of the two, a setting prefixed with the
+// application's name, as [EnvPrefix] spells it (upper case, every
+// character other than a letter or digit an underscore, then an
+// underscore: TRAININGSCHOOL_PERSISTENCE_MODULE for "TrainingSchool",
+// TRAINING_SCHOOL_ for "training-school"), takes precedence over the
+// unprefixed one, so applications in one process can share settings and
+// differ where they must; Options.Env, the program's own choice, takes
+// precedence over the process environment, prefixed or not.
+//
+// [TypeOptions].SnapshotEvery takes and reads snapshots of its type with
+// no setting; IS_SNAPSHOTTING_ENABLED=y extends snapshots (on demand with
+// [Application.TakeSnapshot]) to every type, and =n turns them all off.
+//
+// [New] does not reach the store unless [Options].PingTimeout is set: it
+// then fails within about that time, with an error matching
+// ports.ErrUnavailable that names the cause (a refused connection, ...),
+// when the store does not answer. [Application.Ping] makes the same check
+// at any time, for readiness probes.
+//
+// # Errors
+//
+// Every failure a caller may act on matches a sentinel under [errors.Is]
+// or a type under [errors.As]:
+//   - ports.ErrInvalid: bad settings (all reported at once by [New]) or
+//     input; ports.ErrConfiguration, also ports.ErrInvalid, for settings
+//     or credentials the store refuses.
+//   - ports.ErrUnavailable: the store could not be reached; retrying is
+//     safe. The text names the last connection failure when there was one.
+//   - ports.ErrConcurrency (also ports.ErrIntegrity): a save lost a race;
+//     reload the aggregate and retry the command. ports.ErrClosed: the
+//     application or its recorder was closed. ports.ErrNotSupported: the
+//     store or the settings do not offer what was asked (snapshots, ...).
+//     Details are in a *ports.Error (errors.As).
+//   - [ErrNotFound], [ErrUnknownEvent], [ErrDecode], [ErrVersion],
+//     [ErrNotAtomic], [ErrLossyType] with [*LossyTypeError], [ErrStopped],
+//     [ErrRunning], and [*FollowerError] for a follower's failure in a
+//     synchronous [System].
+//   - context.Canceled and context.DeadlineExceeded when the caller's
+//     context ends first.
 package app

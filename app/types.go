@@ -44,7 +44,9 @@ type TypeOptions struct {
 	// snapshot of an aggregate each time its number of events reaches a
 	// multiple of it: with N and versions from 0, at versions N-1, 2N-1,
 	// and so on (a save that passes several multiples takes one, at the
-	// aggregate's new version).
+	// aggregate's new version). It needs no setting: a Repository of the
+	// type then reads the latest snapshot too, unless
+	// IS_SNAPSHOTTING_ENABLED=n turns snapshots off (see EnvSnapshotting).
 	SnapshotEvery int
 }
 

@@ -7,7 +7,8 @@
 // Most code should use the app package, which is built on these ports. This
 // package is for people writing or wrapping an adapter: implement
 // [ApplicationRecorder] (and, where the store can, [SnapshotRecorder],
-// [ProcessRecorder] and [ConditionalProcessRecorder]), call [CheckBatch] to validate input the same way every
+// [ProcessRecorder], [ConditionalProcessRecorder] and [Pinger], for
+// readiness checks), call [CheckBatch] to validate input the same way every
 // adapter does, wrap failures in [*Error] with the matching sentinel, and prove
 // the result with the conformance kit (package conformance).
 //
@@ -34,10 +35,11 @@
 //
 // # Errors
 //
-// Failures are classified with [errors.Is] against [ErrIntegrity],
-// [ErrConcurrency], [ErrInvalid] (with [ErrConfiguration] for a store that
-// cannot be used as configured), [ErrNotSupported] and [ErrUnavailable], and
-// described in detail with [errors.As] and [*Error]. Only ErrUnavailable is
+// Failures are classified with [errors.Is] against [ErrIntegrity] (with
+// [ErrConcurrency] and [ErrTrackingMoved] under it), [ErrInvalid] (with
+// [ErrConfiguration] for a store that cannot be used as configured),
+// [ErrNotSupported], [ErrUnavailable] and [ErrClosed], and described in
+// detail with [errors.As] and [*Error]. Only ErrUnavailable is
 // transient: the other classes fail the same way when retried. Context cancellation is
 // reported with an error that matches [context.Canceled] or
 // [context.DeadlineExceeded].

@@ -168,6 +168,17 @@
 //   - ErrUnexpected: anything not recognised (an internal error of the
 //     server or of the client); it matches no port sentinel.
 //
+// The official client tells why it cannot connect (a refused connection,
+// an unknown host, a failed handshake) only in its log; its calls wait
+// until their deadline, or fail with "the connection is already closed"
+// once it gives up. A recorder that opened its client (NewFromConfig, or
+// the module) keeps the last such failure and reports it in the errors of
+// the calls it left without an answer ("cannot connect: ... connection
+// refused", "context deadline exceeded; last connection attempt: ..."),
+// until a call succeeds. A caller's context error is named once.
+// Recorder.Ping checks that the server answers with one cheap read, for
+// readiness probes (ports.Pinger, app.Options.PingTimeout).
+//
 // Subscriptions resubscribe after a transient failure from the last event
 // they saw, so nothing is lost or repeated, and report a failure they
 // cannot overcome as an error, never as a quiet end.
