@@ -200,10 +200,15 @@ func (a *Application) Close() error {
 // fails with ports.ErrConcurrency and leaves the aggregates' pending events
 // in place. Aggregates whose type snapshots every N events get a snapshot
 // when their number of events reaches a multiple of N (see TypeOptions).
+// An aggregate listed twice, or two values with one id, is a programming
+// error: Save fails with ports.ErrInvalid and stores nothing.
 // In a System run synchronously, Save returns once the application's
 // followers have processed what it stored, or with a *FollowerError.
 func (a *Application) Save(ctx context.Context, aggregates ...Root) ([]uint64, error) {
 	if err := a.beforeSave(ctx); err != nil {
+		return nil, err
+	}
+	if err := distinct(aggregates); err != nil {
 		return nil, err
 	}
 	batch, owners, enc, err := a.encodeBatch(aggregates)
