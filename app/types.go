@@ -38,7 +38,11 @@ type eventDecoder interface {
 // version 0 for the first event and no automatic snapshots.
 type TypeOptions struct {
 	// InitialVersion is the version of an aggregate's first event.
-	// EventStoreDB stores versions as stream revisions, which start at 0.
+	// EventStoreDB stores versions as stream revisions, which start at 0:
+	// on it, and on any store without ports.Capabilities.AnyInitialVersion,
+	// Application.Save refuses an aggregate of a type whose InitialVersion
+	// is not 0 (ports.ErrConfiguration and ports.ErrNotSupported), storing
+	// nothing, rather than fail it as a concurrency conflict.
 	InitialVersion uint64
 	// SnapshotEvery, when positive, makes Application.Save take a
 	// snapshot of an aggregate each time its number of events reaches a

@@ -161,6 +161,7 @@ func (r *Recorder) Capabilities() ports.Capabilities {
 		Tracking:                    true,
 		Snapshots:                   true,
 		NotificationIDsFromInsert:   true,
+		AnyInitialVersion:           true,
 	}
 }
 

@@ -74,3 +74,41 @@ func TestSaveOfManyAggregatesFindsARepeatedOne(t *testing.T) {
 	}
 	must(t, errOf(a.Save(ctx, many[:40]...)))
 }
+
+func TestInitialVersionOtherThanZeroOnEachStore(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(testing.TB) ports.ApplicationRecorder) {
+		ctx := context.Background()
+		rec := open(t)
+		a := newApp(t, rec, nil)
+		fromOne := accountType("AccountFromOne", &app.TypeOptions{InitialVersion: 1})
+		repo := app.NewRepository(a, fromOne, nil)
+		acc := fromOne.Create(opened("Ann"))
+		acc.add("x")
+		_, err := a.Save(ctx, acc)
+		caps := rec.(ports.CapabilityReporter).Capabilities()
+		if caps.AnyInitialVersion {
+			must(t, err)
+			got, err := repo.Get(ctx, acc.ID())
+			must(t, err)
+			if got.Version() != 2 {
+				t.Errorf("version %d after two events from version 1, want 2", got.Version())
+			}
+			return
+		}
+		if errors.Is(err, ports.ErrConcurrency) || !errors.Is(err, ports.ErrConfiguration) || !errors.Is(err, ports.ErrNotSupported) {
+			t.Fatalf("Save from version 1 on a store whose versions start at 0: %v, want ErrConfiguration and ErrNotSupported, not ErrConcurrency", err)
+		}
+		if !strings.Contains(err.Error(), "InitialVersion") {
+			t.Errorf("error %q does not name the option to change", err)
+		}
+		if _, err := repo.Get(ctx, acc.ID()); !errors.Is(err, app.ErrNotFound) {
+			t.Errorf("a refused save stored the aggregate: %v", err)
+		}
+		if acc.PendingEvents() != 2 {
+			t.Errorf("%d events pending after a refused save, want 2", acc.PendingEvents())
+		}
+		if max, err := rec.MaxNotificationID(ctx); err != nil || max != 0 {
+			t.Errorf("notification log after a refused save: max %d, %v", max, err)
+		}
+	})
+}

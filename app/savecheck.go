@@ -49,3 +49,19 @@ func same(x, y Root, i, j int) error {
 	}
 	return nil
 }
+
+// checkInitialVersion refuses an aggregate whose type starts at a version
+// other than 0 on a store whose versions must start at 0. EventStoreDB keeps
+// versions as stream revisions: the first append of such an aggregate
+// expects a revision the new stream does not have, and would be reported
+// as a concurrency conflict that no retry resolves. Mapping versions to
+// shifted revisions instead would make the stored revisions disagree with
+// the versions other clients of the store see, so the type is refused.
+func (a *Application) checkInitialVersion(b *Aggregate) error {
+	v := b.kind.initialVersion()
+	if v == 0 || a.caps.AnyInitialVersion {
+		return nil
+	}
+	return fmt.Errorf("%w: %w: app: aggregate type %q starts at version %d (TypeOptions.InitialVersion), but this store keeps versions as stream revisions, which start at 0; use InitialVersion 0 with it",
+		ports.ErrConfiguration, ports.ErrNotSupported, b.kind.typeName(), v)
+}
