@@ -112,3 +112,17 @@ func TestInitialVersionOtherThanZeroOnEachStore(t *testing.T) {
 		}
 	})
 }
+
+func TestInmemLikeEventStoreDBRefusesWhatEventStoreDBRefuses(t *testing.T) {
+	ctx := context.Background()
+	a := newApp(t, inmem.NewWithOptions(&inmem.Options{LikeEventStoreDB: true}), nil)
+	one, two := accounts.Create(opened("Ann")), accounts.Create(opened("Bob"))
+	if _, err := a.Save(ctx, one, two); !errors.Is(err, app.ErrNotAtomic) {
+		t.Errorf("Save of two aggregates: %v, want ErrNotAtomic as on EventStoreDB", err)
+	}
+	fromOne := accountType("AccountFromOne", &app.TypeOptions{InitialVersion: 1})
+	if _, err := a.Save(ctx, fromOne.Create(opened("Cy"))); !errors.Is(err, ports.ErrConfiguration) {
+		t.Errorf("Save from version 1: %v, want ErrConfiguration as on EventStoreDB", err)
+	}
+	must(t, errOf(a.Save(ctx, one)))
+}
