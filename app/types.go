@@ -54,7 +54,7 @@ type TypeOptions struct {
 
 // Type describes an aggregate type A: its name, how to make an empty one,
 // and its domain events under their topics. Build it once, at package
-// level, with NewType and RegisterEvent.
+// level, with NewType and RegisterEvent (or RegisterEvents).
 type Type[A Root] struct {
 	name  string
 	make  func() A
@@ -177,6 +177,12 @@ func RegisterEvent[E Event[A], A Root](t *Type[A], topic string, opts ...EventOp
 			}
 			return e, nil
 		}}
+	t.add(topic, goType, et)
+}
+
+// add registers et, the event type goType, under topic; it panics if
+// either is registered already.
+func (t *Type[A]) add(topic string, goType reflect.Type, et *eventType[A]) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if topic == "" {
