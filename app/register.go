@@ -5,6 +5,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"sync"
 )
 
 // RegisterEvents registers several domain event types of aggregates of
@@ -20,9 +21,8 @@ import (
 //	})
 //
 // The Go type of each event is known here only at run time, so loading an
-// aggregate decodes these events through reflection, with an allocation
-// or two per event more than RegisterEvent's; register an event type on a
-// hot path with RegisterEvent.
+// aggregate decodes these events through reflection, somewhat slower than
+// with RegisterEvent.
 func RegisterEvents[A Root](t *Type[A], events map[string]Event[A]) {
 	for _, topic := range slices.Sorted(maps.Keys(events)) {
 		e := events[topic]
@@ -40,31 +40,52 @@ func registerValue[A Root](t *Type[A], topic string, goType reflect.Type) {
 		panic(err)
 	}
 	flat := newFlatCodec(goType)
-	// decode returns a new event of goType decoded from b.
-	decode := func(d *payloadDecoder, b []byte) (Event[A], error) {
-		p := reflect.New(goType)
+	// An event of a value type is decoded into a recycled *E and applied
+	// through it (the method set of *E holds E's Apply), which allocates
+	// nothing more than RegisterEvent does; Apply gets a copy, and the
+	// recycled value is zeroed after use. An event of a pointer type is
+	// decoded afresh each time, as Apply may keep the pointer.
+	pooled := goType.Kind() != reflect.Pointer
+	pool := &sync.Pool{New: func() any { return reflect.New(goType).Interface() }}
+	get := func() reflect.Value {
+		if pooled {
+			return reflect.ValueOf(pool.Get())
+		}
+		return reflect.New(goType)
+	}
+	put := func(p reflect.Value) {
+		if pooled {
+			p.Elem().SetZero()
+			pool.Put(p.Interface()) // a pointer: no allocation to box it
+		}
+	}
+	decode := func(d *payloadDecoder, b []byte, p reflect.Value) error {
 		if flat == nil || !flat.decode(b, p.Elem()) {
 			p.Elem().SetZero() // the flat codec may have set some fields
-			if err := d.decode(b, p.Interface()); err != nil {
-				return nil, err
-			}
+			return d.decode(b, p.Interface())
 		}
-		return p.Elem().Interface().(Event[A]), nil
+		return nil
 	}
 	et := &eventType[A]{eventMeta: eventMeta{topic: topic, schema: 1, flat: flat},
 		apply: func(d *payloadDecoder, b []byte, a A) error {
-			e, err := decode(d, b)
+			p := get()
+			err := decode(d, b, p)
 			if err == nil {
-				e.Apply(a)
+				if pooled {
+					p.Interface().(Event[A]).Apply(a)
+				} else {
+					p.Elem().Interface().(Event[A]).Apply(a)
+				}
 			}
+			put(p)
 			return err
 		},
 		value: func(d *payloadDecoder, b []byte) (any, error) {
-			e, err := decode(d, b)
-			if err != nil {
+			p := reflect.New(goType)
+			if err := decode(d, b, p); err != nil {
 				return nil, err
 			}
-			return e, nil
+			return p.Elem().Interface(), nil
 		}}
 	t.add(topic, goType, et)
 }

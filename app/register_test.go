@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/streamwright/eventsourcing/adapters/inmem"
 	"github.com/streamwright/eventsourcing/app"
 	"github.com/streamwright/eventsourcing/ports"
 )
@@ -82,3 +83,60 @@ func TestRegisterEventsPanicsAsRegisterEventDoes(t *testing.T) {
 type lossyEvent struct{ hidden int }
 
 func (e lossyEvent) Apply(a *account) { a.Big = int64(e.hidden) }
+
+// BenchmarkGet1000RegisteredOneByOne and BenchmarkGet1000RegisteredByMap
+// load one aggregate of 1000 events whose types were registered by
+// RegisterEvent and by RegisterEvents: the cost of decoding through
+// reflection.
+func BenchmarkGet1000RegisteredOneByOne(b *testing.B) {
+	benchGetRegistered(b, accountType("Account", nil))
+}
+
+func BenchmarkGet1000RegisteredByMap(b *testing.B) {
+	benchGetRegistered(b, accountsByMap("Account"))
+}
+
+func benchGetRegistered(b *testing.B, typ *app.Type[*account]) {
+	ctx := context.Background()
+	a := newApp(b, inmem.New(), nil)
+	acc := typ.Create(opened("Ann"))
+	for i := range 999 {
+		acc.add(fmt.Sprint(i))
+	}
+	must(b, errOf(a.Save(ctx, acc)))
+	repo := app.NewRepository(a, typ, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := repo.Get(ctx, acc.ID())
+		if err != nil || got.Version() != 999 {
+			b.Fatalf("version %d, %v", got.Version(), err)
+		}
+	}
+}
+
+// noted is an event registered as a pointer: its Apply keeps the pointer.
+type noted struct {
+	Text string `json:"text"`
+}
+
+func (e *noted) Apply(a *noting) { a.Notes = append(a.Notes, e) }
+
+type noting struct {
+	app.Aggregate
+	Notes []*noted `json:"notes"`
+}
+
+func TestRegisterEventsOfPointerTypesKeepsEachEventApart(t *testing.T) {
+	ctx := context.Background()
+	typ := app.NewType("Noting", func() *noting { return new(noting) }, nil)
+	app.RegisterEvents(typ, map[string]app.Event[*noting]{"test.Noted": (*noted)(nil)})
+	a := newApp(t, inmem.New(), nil)
+	n := typ.Create(&noted{Text: "a"})
+	app.Trigger(n, &noted{Text: "b"})
+	must(t, errOf(a.Save(ctx, n)))
+	got, err := app.NewRepository(a, typ, nil).Get(ctx, n.ID())
+	must(t, err)
+	if len(got.Notes) != 2 || got.Notes[0].Text != "a" || got.Notes[1].Text != "b" {
+		t.Errorf("loaded notes %+v, want a and b", got.Notes)
+	}
+}
