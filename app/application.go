@@ -215,10 +215,18 @@ func (a *Application) Close() error {
 // fails with ports.ErrConcurrency and leaves the aggregates' pending events
 // in place. Aggregates whose type snapshots every N events get a snapshot
 // when their number of events reaches a multiple of N (see TypeOptions).
+// An aggregate listed twice, or two values with one id, is a programming
+// error: Save fails with ports.ErrInvalid and stores nothing. An aggregate
+// whose Type has an InitialVersion other than 0 is refused, with an error
+// matching ports.ErrConfiguration and ports.ErrNotSupported, on a store
+// without ports.Capabilities.AnyInitialVersion (EventStoreDB).
 // In a System run synchronously, Save returns once the application's
 // followers have processed what it stored, or with a *FollowerError.
 func (a *Application) Save(ctx context.Context, aggregates ...Root) ([]uint64, error) {
 	if err := a.beforeSave(ctx); err != nil {
+		return nil, err
+	}
+	if err := distinct(aggregates); err != nil {
 		return nil, err
 	}
 	batch, owners, enc, err := a.encodeBatch(aggregates)
@@ -259,6 +267,9 @@ func (a *Application) encodeBatch(aggregates []Root) (batch []ports.StoredEvent,
 		}
 		if b.kind == nil {
 			return nil, 0, enc, fmt.Errorf("%w: app: aggregate %s was not made by a Type", ports.ErrInvalid, b.id)
+		}
+		if err := a.checkInitialVersion(b); err != nil {
+			return nil, 0, enc, err
 		}
 		owners++
 		for _, p := range b.pending {

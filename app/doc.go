@@ -49,6 +49,44 @@
 // (see [LossyTypeError]), and an aggregate whose own state JSON would not
 // store is snapshotted only if it implements [Snapshotter].
 //
+// # The shortest aggregate
+//
+// An aggregate is a struct embedding [Aggregate]; each change is an event
+// struct with an Apply method, triggered by a command; the events are
+// registered under stable topics, several in one [RegisterEvents] call
+// ([RegisterEvent] registers one, with upcasters):
+//
+//	type Counter struct {
+//		app.Aggregate
+//		N int `json:"n"`
+//	}
+//
+//	type Started struct{}
+//
+//	func (Started) Apply(*Counter) {}
+//
+//	type Added struct {
+//		By int `json:"by"`
+//	}
+//
+//	func (e Added) Apply(c *Counter) { c.N += e.By }
+//
+//	func (c *Counter) Add(by int) { app.Trigger(c, Added{By: by}) }
+//
+//	var Counters = app.NewType("Counter", func() *Counter { return new(Counter) }, nil)
+//
+//	func init() {
+//		app.RegisterEvents(Counters, map[string]app.Event[*Counter]{
+//			"example.CounterStarted": Started{},
+//			"example.CounterAdded":   Added{},
+//		})
+//	}
+//
+// Counters.Create(Started{}) makes one, Application.Save stores its
+// events, and a [Repository] loads it back (see the example of
+// RegisterEvents). Topics, not Go names, are stored, so renaming a type
+// never orphans its events.
+//
 // # Writing a policy
 //
 // A [Policy] receives one upstream event ([RecordedEvent]; switch on its

@@ -38,7 +38,11 @@ type eventDecoder interface {
 // version 0 for the first event and no automatic snapshots.
 type TypeOptions struct {
 	// InitialVersion is the version of an aggregate's first event.
-	// EventStoreDB stores versions as stream revisions, which start at 0.
+	// EventStoreDB stores versions as stream revisions, which start at 0:
+	// on it, and on any store without ports.Capabilities.AnyInitialVersion,
+	// Application.Save refuses an aggregate of a type whose InitialVersion
+	// is not 0 (ports.ErrConfiguration and ports.ErrNotSupported), storing
+	// nothing, rather than fail it as a concurrency conflict.
 	InitialVersion uint64
 	// SnapshotEvery, when positive, makes Application.Save take a
 	// snapshot of an aggregate each time its number of events reaches a
@@ -52,7 +56,7 @@ type TypeOptions struct {
 
 // Type describes an aggregate type A: its name, how to make an empty one,
 // and its domain events under their topics. Build it once, at package
-// level, with NewType and RegisterEvent.
+// level, with NewType and RegisterEvent (or RegisterEvents).
 type Type[A Root] struct {
 	name  string
 	make  func() A
@@ -175,6 +179,12 @@ func RegisterEvent[E Event[A], A Root](t *Type[A], topic string, opts ...EventOp
 			}
 			return e, nil
 		}}
+	t.add(topic, goType, et)
+}
+
+// add registers et, the event type goType, under topic; it panics if
+// either is registered already.
+func (t *Type[A]) add(topic string, goType reflect.Type, et *eventType[A]) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if topic == "" {

@@ -49,6 +49,7 @@ func capabilityCheck(declared ports.Capabilities, r ports.ApplicationRecorder) (
 		{"Tracking", declared.Tracking, reported.Tracking},
 		{"Snapshots", declared.Snapshots, reported.Snapshots},
 		{"NotificationIDsFromInsert", declared.NotificationIDsFromInsert, reported.NotificationIDsFromInsert},
+		{"AnyInitialVersion", declared.AnyInitialVersion, reported.AnyInitialVersion},
 	} {
 		switch {
 		case c.declared && !c.reported:

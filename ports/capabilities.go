@@ -22,6 +22,11 @@ type Capabilities struct {
 	// NotificationIDsFromInsert: InsertEvents returns each event's
 	// notification id.
 	NotificationIDsFromInsert bool
+	// AnyInitialVersion: an aggregate's first event may have any version,
+	// not only 0 (in-memory: yes; EventStoreDB: no, versions are stream
+	// revisions, which start at 0). The application refuses an aggregate
+	// type whose initial version is not 0 on a store without it.
+	AnyInitialVersion bool
 }
 
 // CapabilityReporter is implemented by recorders that report their

@@ -29,8 +29,9 @@ var (
 
 // Capabilities are what a Recorder with default options supports:
 // everything but contiguous notification ids (ids are $all commit
-// positions) and batches of several aggregates (EventStoreDB appends
-// atomically to one stream only).
+// positions), batches of several aggregates (EventStoreDB appends
+// atomically to one stream only) and first versions other than 0
+// (versions are stream revisions).
 var Capabilities = ports.Capabilities{
 	Subscriptions:             true,
 	Tracking:                  true,

@@ -13,6 +13,13 @@
 // ProcessRecorder with tracking, and SnapshotRecorder. It is safe for
 // concurrent use.
 //
+// With Options.LikeEventStoreDB (or the setting EnvLikeEventStoreDB when
+// opened through the registry) a Recorder refuses what the EventStoreDB
+// adapter refuses, with the same errors, and reports its capabilities: a
+// batch of several aggregates, and an aggregate's first event at a
+// version other than 0. Tests run in memory then catch code that would
+// fail on EventStoreDB; see [Options] for what still differs.
+//
 // States are copied on the way in and on the way out, so neither the
 // caller's buffers nor the states a read returns share memory the store
 // can change. The copies one read returns are carved from shared blocks of

@@ -21,9 +21,7 @@ var (
 )
 
 func init() {
-	ports.Register(ports.DefaultModule, func(context.Context, ports.Config) (ports.ApplicationRecorder, error) {
-		return New(), nil
-	})
+	ports.Register(ports.DefaultModule, open)
 }
 
 // Recorder is an in-memory store of one application's events, notification
@@ -50,9 +48,11 @@ type Recorder struct {
 	// committed while somebody waits on it (watched).
 	changed chan struct{}
 	watched atomic.Bool
+	opts    Options
 }
 
-// New returns an empty recorder.
+// New returns an empty recorder with default options (see
+// [NewWithOptions]).
 func New() *Recorder {
 	return &Recorder{
 		aggregates: map[uuid.UUID][]uint64{},
@@ -152,8 +152,17 @@ func readBlock(left, n int) int {
 	return stateChunk
 }
 
-// Capabilities reports that the recorder supports every capability.
+// Capabilities reports that the recorder supports every capability, or,
+// with Options.LikeEventStoreDB, those of the EventStoreDB adapter.
 func (r *Recorder) Capabilities() ports.Capabilities {
+	if r.opts.LikeEventStoreDB {
+		return ports.Capabilities{
+			Subscriptions:             true,
+			Tracking:                  true,
+			Snapshots:                 true,
+			NotificationIDsFromInsert: true,
+		}
+	}
 	return ports.Capabilities{
 		ContiguousNotificationIDs:   true,
 		AtomicMultiAggregateBatches: true,
@@ -161,6 +170,7 @@ func (r *Recorder) Capabilities() ports.Capabilities {
 		Tracking:                    true,
 		Snapshots:                   true,
 		NotificationIDsFromInsert:   true,
+		AnyInitialVersion:           true,
 	}
 }
 
@@ -171,7 +181,8 @@ const (
 )
 
 // InsertEvents stores events atomically; see ports.AggregateRecorder. Events
-// of several aggregates may share one batch. It returns the notification id
+// of several aggregates may share one batch, unless
+// Options.LikeEventStoreDB is set. It returns the notification id
 // of each event.
 func (r *Recorder) InsertEvents(ctx context.Context, events []ports.StoredEvent) ([]uint64, error) {
 	return r.insert(ctx, events, nil, nil)
@@ -207,7 +218,7 @@ func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *po
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := ports.CheckBatch(opInsert, events, true); err != nil {
+	if err := ports.CheckBatch(opInsert, events, !r.opts.LikeEventStoreDB); err != nil {
 		return nil, err
 	}
 	if len(events) == 0 && t == nil {
@@ -223,6 +234,9 @@ func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *po
 		}
 	}
 	if err := r.checkFollows(events); err != nil {
+		return nil, err
+	}
+	if err := r.checkLikeEventStoreDB(events); err != nil {
 		return nil, err
 	}
 	if t != nil {
