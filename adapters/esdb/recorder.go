@@ -330,7 +330,8 @@ func toEventData(events []ports.StoredEvent) []esdb.EventData {
 		if validJSON(e.State) {
 			ct = esdb.ContentTypeJson
 		}
-		data[i] = esdb.EventData{EventID: uuid.New(), EventType: e.Topic, ContentType: ct, Data: e.State}
+		data[i] = esdb.EventData{EventID: uuid.New(), EventType: e.Topic, ContentType: ct, Data: e.State,
+			Metadata: encodeMetadata(e.Metadata)}
 	}
 	return data
 }
@@ -434,7 +435,8 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 			if !q.Desc && q.Through != nil && v > *q.Through {
 				return
 			}
-			if !yield(ports.StoredEvent{OriginatorID: id, OriginatorVersion: v, Topic: e.EventType, State: e.Data}, nil) {
+			if !yield(ports.StoredEvent{OriginatorID: id, OriginatorVersion: v, Topic: e.EventType, State: e.Data,
+				Metadata: decodeMetadata(e.UserMetadata)}, nil) {
 				return
 			}
 		}

@@ -50,6 +50,7 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 			continue
 		}
 		n.State = copies.copy(n.State, readBlock(q.Limit-len(page), len(n.State)))
+		n.Metadata = n.Metadata.Clone()
 		page = append(page, n)
 	}
 	return page, nil
@@ -91,6 +92,7 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 					return
 				}
 				n.State = copies.copy(n.State, readBlock(int(min(log.n-next, stateChunk)), len(n.State)))
+				n.Metadata = n.Metadata.Clone()
 				if !yield(n, nil) {
 					return
 				}
@@ -165,6 +167,7 @@ func (r *Recorder) InsertSnapshot(ctx context.Context, s ports.StoredEvent) erro
 		return err
 	}
 	s.State = slices.Clone(s.State)
+	s.Metadata = ports.Metadata{} // snapshots keep no metadata
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	snaps := r.snapshots[s.OriginatorID]

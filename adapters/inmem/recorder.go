@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -240,9 +241,11 @@ func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *po
 	if len(events) > 0 && !multi(events) {
 		single = slices.Grow(r.aggregates[events[0].OriginatorID], len(events))
 	}
+	now := time.Now()
 	for i := range events {
 		e := events[i]
 		e.State = r.states.keep(e.State)
+		e.Metadata = e.Metadata.Clone()
 		at := r.log.n
 		if single != nil {
 			single = append(single, at)
@@ -250,7 +253,7 @@ func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *po
 			r.aggregates[e.OriginatorID] = append(r.aggregates[e.OriginatorID], at)
 		}
 		ids[i] = at + 1
-		r.log.add(ports.Notification{ID: at + 1, StoredEvent: e})
+		r.log.add(ports.Notification{ID: at + 1, Time: now, StoredEvent: e})
 	}
 	if single != nil {
 		r.aggregates[events[0].OriginatorID] = single
@@ -346,6 +349,7 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 			}
 			e := log.at(evs[i]).StoredEvent
 			e.State = copies.copy(e.State, readBlock(n-k, len(e.State)))
+			e.Metadata = e.Metadata.Clone()
 			if !yield(e, nil) {
 				return
 			}

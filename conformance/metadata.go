@@ -1,0 +1,120 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+
+	"github.com/streamwright/eventsourcing/ports"
+)
+
+// metadataCases are the metadata AGG-14 round-trips: none, ids alone,
+// values alone, and everything with text that needs escaping in JSON.
+func metadataCases() []ports.Metadata {
+	return []ports.Metadata{
+		{},
+		{CorrelationID: "c-1", CausationID: "c-1"},
+		{Values: map[string]string{"user": "alice"}},
+		{CorrelationID: "corr \"quoted\" ü", CausationID: "app:42",
+			Values: map[string]string{"tenant": "t/1", "empty": "", "line": "a\nb", "世界": "Grüße"}},
+	}
+}
+
+// expectMetadata holds got to want; nil and empty Values are the same.
+func expectMetadata(got, want ports.Metadata, what string) {
+	ginkgo.GinkgoHelper()
+	gomega.Expect(got.CorrelationID).To(gomega.Equal(want.CorrelationID), "the correlation id of %s must round-trip exactly (AGG-14)", what)
+	gomega.Expect(got.CausationID).To(gomega.Equal(want.CausationID), "the causation id of %s must round-trip exactly (AGG-14)", what)
+	if len(want.Values) == 0 {
+		gomega.Expect(got.Values).To(gomega.BeEmpty(), "%s was stored without metadata values (AGG-14)", what)
+		return
+	}
+	gomega.Expect(got.Values).To(gomega.Equal(want.Values), "the metadata values of %s must round-trip exactly (AGG-14)", what)
+}
+
+func (k *kit) metadataSpecs() {
+	k.spec("AGG-14", "round-trips metadata through SelectEvents and SelectNotifications, with the time of each notification", capCore, func(ctx context.Context) {
+		r := k.recorder(ctx)
+		cases := metadataCases()
+		id := uuid.New()
+		evs := events(id, 0, len(cases))
+		for i := range evs {
+			evs[i].Metadata = cases[i].Clone()
+		}
+		insert(ctx, r, evs...)
+		got := selectEvents(ctx, r, id, ports.EventQuery{})
+		gomega.Expect(got).To(gomega.HaveLen(len(cases)), "every stored event is selected (AGG-14)")
+		for i, e := range got {
+			expectMetadata(e.Metadata, cases[i], "a selected event")
+		}
+		ginkgo.By("changing the metadata values SelectEvents returned")
+		for _, e := range got {
+			for k := range e.Metadata.Values {
+				e.Metadata.Values[k] = "spoiled"
+			}
+		}
+		for i, e := range selectEvents(ctx, r, id, ports.EventQuery{}) {
+			expectMetadata(e.Metadata, cases[i], "an event selected after the caller changed an earlier result")
+		}
+		ns := allNotifications(ctx, r, 10)
+		gomega.Expect(ns).To(gomega.HaveLen(len(cases)), "every stored event is in the log (AGG-14)")
+		for i, n := range ns {
+			expectMetadata(n.Metadata, cases[i], "a notification")
+			gomega.Expect(n.Time.IsZero()).To(gomega.BeFalse(), "notification %d carries the time its event was recorded (AGG-14)", n.ID)
+		}
+	})
+
+	k.spec("AGG-14", "keeps the metadata it stored when the caller changes its map after the insert", capCore, func(ctx context.Context) {
+		r := k.recorder(ctx)
+		id := uuid.New()
+		e := event(id, 0)
+		e.Metadata = ports.Metadata{Values: map[string]string{"user": "alice"}}
+		insert(ctx, r, e)
+		e.Metadata.Values["user"] = "mallory"
+		e.Metadata.Values["extra"] = "x"
+		expectMetadata(selectEvents(ctx, r, id, ports.EventQuery{})[0].Metadata,
+			ports.Metadata{Values: map[string]string{"user": "alice"}}, "an event whose caller changed its map after the insert")
+	})
+
+	k.spec("AGG-14", "refuses metadata that ports.CheckMetadata refuses with ErrInvalid, storing nothing", capCore, func(ctx context.Context) {
+		r := k.recorder(ctx)
+		bad := map[string]ports.Metadata{
+			"an empty key":          {Values: map[string]string{"": "v"}},
+			"a key starting with $": {Values: map[string]string{"$correlationId": "v"}},
+			"a key not UTF-8":       {Values: map[string]string{"\xff": "v"}},
+			"a value not UTF-8":     {Values: map[string]string{"k": "\xff"}},
+			"an id not UTF-8":       {CorrelationID: "\xff"},
+			"too much":              {Values: map[string]string{"k": strings.Repeat("x", ports.MaxMetadataSize)}},
+		}
+		for what, m := range bad {
+			id := uuid.New()
+			e := event(id, 1)
+			e.Metadata = m
+			_, err := r.InsertEvents(ctx, []ports.StoredEvent{event(id, 0), e})
+			gomega.Expect(errors.Is(err, ports.ErrInvalid)).To(gomega.BeTrue(), "metadata with %s is refused with ErrInvalid, got %v (AGG-14)", what, err)
+			gomega.Expect(selectEvents(ctx, r, id, ports.EventQuery{})).To(gomega.BeEmpty(), "a batch with %s in its metadata stores nothing (AGG-14)", what)
+		}
+		gomega.Expect(r.MaxNotificationID(ctx)).To(gomega.BeZero(), "refused batches store no notification (AGG-14)")
+	})
+
+	k.spec("AGG-14", "delivers metadata and the time of each notification to subscribers", capSubscriptions, func(ctx context.Context) {
+		r := k.recorder(ctx)
+		cases := metadataCases()
+		id := uuid.New()
+		evs := events(id, 0, len(cases))
+		for i := range evs {
+			evs[i].Metadata = cases[i].Clone()
+		}
+		insert(ctx, r, evs...)
+		f := k.follow(ctx, r, 0, 0)
+		defer f.stop()
+		for i, n := range f.waitFor(len(cases)) {
+			expectMetadata(n.Metadata, cases[i], "a delivered notification")
+			gomega.Expect(n.Time.IsZero()).To(gomega.BeFalse(), "delivered notification %d carries the time its event was recorded (AGG-14)", n.ID)
+		}
+	})
+}
