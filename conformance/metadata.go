@@ -37,6 +37,7 @@ func expectMetadata(got, want ports.Metadata, what string) {
 }
 
 func (k *kit) metadataSpecs() {
+	k.trackedMetadataSpecs()
 	k.spec("AGG-14", "round-trips metadata through SelectEvents and SelectNotifications, with the time of each notification", capCore, func(ctx context.Context) {
 		r := k.recorder(ctx)
 		cases := metadataCases()
@@ -115,6 +116,26 @@ func (k *kit) metadataSpecs() {
 		for i, n := range f.waitFor(len(cases)) {
 			expectMetadata(n.Metadata, cases[i], "a delivered notification")
 			gomega.Expect(n.Time.IsZero()).To(gomega.BeFalse(), "delivered notification %d carries the time its event was recorded (AGG-14)", n.ID)
+		}
+	})
+}
+
+func (k *kit) trackedMetadataSpecs() {
+	k.spec("AGG-14", "round-trips metadata written with tracking", capTracking, func(ctx context.Context) {
+		r := k.process(ctx)
+		cases := metadataCases()
+		id := uuid.New()
+		evs := events(id, 0, len(cases))
+		for i := range evs {
+			evs[i].Metadata = cases[i].Clone()
+		}
+		_, err := r.InsertEventsWithTracking(ctx, evs, ports.Tracking{ApplicationName: "upstream", NotificationID: 1})
+		gomega.Expect(err).NotTo(gomega.HaveOccurred(), "a valid tracked write succeeds (AGG-14)")
+		for i, e := range selectEvents(ctx, r, id, ports.EventQuery{}) {
+			expectMetadata(e.Metadata, cases[i], "an event written with tracking")
+		}
+		for i, n := range allNotifications(ctx, r, 10) {
+			expectMetadata(n.Metadata, cases[i], "the notification of an event written with tracking")
 		}
 	})
 }
