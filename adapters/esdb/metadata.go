@@ -2,6 +2,7 @@ package esdb
 
 import (
 	"encoding/json"
+	"maps"
 
 	"github.com/streamwright/eventsourcing/ports"
 )
@@ -15,25 +16,74 @@ const (
 
 // encodeMetadata returns m as the JSON object stored as an event's
 // metadata, or nil when m is empty, so that events without metadata cost
-// nothing more than before.
+// nothing more than before. CheckBatch has refused text that is not UTF-8,
+// which JSON could not hold byte for byte.
 func encodeMetadata(m ports.Metadata) []byte {
 	if m.IsZero() {
 		return nil
 	}
-	obj := make(map[string]string, len(m.Values)+2)
+	n := len(m.CorrelationID) + len(m.CausationID) + 40
 	for k, v := range m.Values {
-		obj[k] = v
+		n += len(k) + len(v) + 6
 	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
 	if m.CorrelationID != "" {
-		obj[metaCorrelation] = m.CorrelationID
+		b = appendMember(b, metaCorrelation, m.CorrelationID)
 	}
 	if m.CausationID != "" {
-		obj[metaCausation] = m.CausationID
+		b = appendMember(b, metaCausation, m.CausationID)
 	}
-	// A map of strings always encodes; CheckBatch has refused invalid
-	// UTF-8, which the encoder would otherwise replace.
-	b, _ := json.Marshal(obj)
-	return b
+	for k, v := range m.Values {
+		b = appendMember(b, k, v)
+	}
+	return append(b, '}')
+}
+
+// appendMember appends "k":"v" to the object b, after a comma unless it
+// is the first member.
+func appendMember(b []byte, k, v string) []byte {
+	if b[len(b)-1] != '{' {
+		b = append(b, ',')
+	}
+	b = appendJSONString(b, k)
+	b = append(b, ':')
+	return appendJSONString(b, v)
+}
+
+// appendJSONString appends s, valid UTF-8, as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// sameMetadata reports whether a and b are the same metadata, as the
+// events of one save usually are, so that it is encoded once.
+func sameMetadata(a, b *ports.Metadata) bool {
+	return a.CorrelationID == b.CorrelationID && a.CausationID == b.CausationID && maps.Equal(a.Values, b.Values)
 }
 
 // decodeMetadata reads an event's metadata. Metadata this package did not

@@ -330,8 +330,13 @@ func toEventData(events []ports.StoredEvent) []esdb.EventData {
 		if validJSON(e.State) {
 			ct = esdb.ContentTypeJson
 		}
-		data[i] = esdb.EventData{EventID: uuid.New(), EventType: e.Topic, ContentType: ct, Data: e.State,
-			Metadata: encodeMetadata(e.Metadata)}
+		var meta []byte
+		if i > 0 && sameMetadata(&events[i-1].Metadata, &e.Metadata) {
+			meta = data[i-1].Metadata
+		} else {
+			meta = encodeMetadata(e.Metadata)
+		}
+		data[i] = esdb.EventData{EventID: uuid.New(), EventType: e.Topic, ContentType: ct, Data: e.State, Metadata: meta}
 	}
 	return data
 }
