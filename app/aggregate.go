@@ -29,7 +29,7 @@ type pending struct {
 	// meta, when not nil, is the event's metadata, set by the process
 	// application whose policy triggered it; otherwise Save gives the
 	// event the metadata of its context.
-	meta *ports.Metadata
+	meta ports.Metadata
 }
 
 // Root is implemented by pointers to structs that embed Aggregate; only

@@ -254,7 +254,7 @@ func (a *Application) encodeBatch(m ports.Metadata, aggregates []Root) (batch []
 			}
 			se.Metadata = m
 			if p.meta != nil {
-				se.Metadata = *p.meta
+				se.Metadata = p.meta
 			}
 			batch = append(batch, se)
 		}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"maps"
 	"strconv"
 
 	"github.com/streamwright/eventsourcing/ports"
@@ -12,30 +13,27 @@ type metadataKey struct{}
 
 // WithMetadata returns a copy of ctx from which Application.Save gives the
 // events it stores metadata m: their correlation id, causation id and
-// free-form values (see ports.Metadata for the limits a store holds them
-// to). It replaces metadata an outer WithMetadata or WithCorrelation set;
-// m's map is copied, so the caller may change it afterwards. A process
-// application gives the events its policy triggers metadata of its own
-// (see ProcessApplication), not the context's.
+// free-form entries (see ports.Metadata for the keys and the limits a store
+// holds them to). It replaces metadata an outer WithMetadata or
+// WithCorrelation set; m is copied, so the caller may change it afterwards.
+// A process application gives the events its policy triggers metadata of
+// its own (see ProcessApplication), not the context's.
 func WithMetadata(ctx context.Context, m ports.Metadata) context.Context {
 	return context.WithValue(ctx, metadataKey{}, m.Clone())
 }
 
 // WithCorrelation returns a copy of ctx from which Application.Save gives
-// the events it stores correlation id id, keeping the causation id and
-// values set by an outer WithMetadata. A request handler typically calls
-// it with the request's id, so that every event the request leads to can
-// be found by it (on EventStoreDB, through the $by_correlation_id
-// projection).
+// the events it stores correlation id id, keeping the other entries set by
+// an outer WithMetadata. A request handler typically calls it with the
+// request's id, so that every event the request leads to can be found by
+// it (on EventStoreDB, through the $by_correlation_id projection).
 func WithCorrelation(ctx context.Context, id string) context.Context {
-	m := MetadataFrom(ctx)
-	m.CorrelationID = id
-	return context.WithValue(ctx, metadataKey{}, m)
+	return context.WithValue(ctx, metadataKey{}, MetadataFrom(ctx).With(ports.CorrelationKey, id))
 }
 
 // MetadataFrom returns the metadata WithMetadata and WithCorrelation set
-// on ctx, or the zero Metadata. Its Values map is shared with ctx: do not
-// change it.
+// on ctx, or nil. The map is shared with ctx: do not change it (With
+// returns a changed copy).
 func MetadataFrom(ctx context.Context) ports.Metadata {
 	m, _ := ctx.Value(metadataKey{}).(ports.Metadata)
 	return m
@@ -50,13 +48,16 @@ func EventRef(application string, notificationID uint64) string {
 }
 
 // causedBy is the metadata of the events stored in reaction to e, an event
-// of the application named upstream: caused by e, and in the piece of work
-// e belongs to, which e itself starts when it has no correlation id.
-func causedBy(upstream string, e *RecordedEvent) *ports.Metadata {
+// of the application named upstream: e's entries, with e as their cause,
+// in the piece of work e belongs to, which e itself starts when it has no
+// correlation id.
+func causedBy(upstream string, e *RecordedEvent) ports.Metadata {
 	ref := EventRef(upstream, e.NotificationID)
-	corr := e.Metadata.CorrelationID
-	if corr == "" {
-		corr = ref
+	m := make(ports.Metadata, len(e.Metadata)+2)
+	maps.Copy(m, e.Metadata)
+	if m[ports.CorrelationKey] == "" {
+		m[ports.CorrelationKey] = ref
 	}
-	return &ports.Metadata{CorrelationID: corr, CausationID: ref, Values: e.Metadata.Values}
+	m[ports.CausationKey] = ref
+	return m
 }

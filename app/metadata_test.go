@@ -20,9 +20,7 @@ func recordedEvents(t *testing.T, a *app.Application, types ...app.AnyType) []ap
 	return out
 }
 
-func sameMetadata(got, want ports.Metadata) bool {
-	return got.CorrelationID == want.CorrelationID && got.CausationID == want.CausationID && maps.Equal(got.Values, want.Values)
-}
+func sameMetadata(got, want ports.Metadata) bool { return maps.Equal(got, want) }
 
 func TestSaveGivesEventsTheMetadataOfItsContext(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open func(testing.TB) ports.ApplicationRecorder) {
@@ -32,20 +30,20 @@ func TestSaveGivesEventsTheMetadataOfItsContext(t *testing.T) {
 		_, err := a.Save(ctx, plain)
 		must(t, err)
 
-		values := map[string]string{"user": "alice"}
-		mctx := app.WithCorrelation(app.WithMetadata(ctx, ports.Metadata{CausationID: "cmd-7", Values: values}), "req-1")
+		values := ports.Metadata{ports.CausationKey: "cmd-7", "user": "alice"}
+		mctx := app.WithCorrelation(app.WithMetadata(ctx, values), "req-1")
 		values["user"] = "changed after WithMetadata"
 		acc := accounts.Create(opened("meta"))
 		acc.add("e")
 		_, err = a.Save(mctx, acc)
 		must(t, err)
 
-		want := ports.Metadata{CorrelationID: "req-1", CausationID: "cmd-7", Values: map[string]string{"user": "alice"}}
+		want := ports.Metadata{ports.CorrelationKey: "req-1", ports.CausationKey: "cmd-7", "user": "alice"}
 		evs := recordedEvents(t, a, accounts)
 		if len(evs) != 3 {
 			t.Fatalf("read %d events, want 3", len(evs))
 		}
-		if !evs[0].Metadata.IsZero() {
+		if evs[0].Metadata != nil {
 			t.Errorf("an event saved without metadata reads with %+v", evs[0].Metadata)
 		}
 		for _, e := range evs[1:] {
@@ -67,7 +65,7 @@ func TestProcessApplicationEventsAreCausedByTheirUpstreamEvent(t *testing.T) {
 		a := newApp(t, upstream, nil)
 		uncorrelated, err := a.Save(ctx, accounts.Create(opened("x")))
 		must(t, err)
-		correlated, err := a.Save(app.WithMetadata(ctx, ports.Metadata{CorrelationID: "req-9", Values: map[string]string{"tenant": "t1"}}),
+		correlated, err := a.Save(app.WithMetadata(ctx, ports.Metadata{ports.CorrelationKey: "req-9", "tenant": "t1"}),
 			accounts.Create(opened("y")))
 		must(t, err)
 
@@ -86,9 +84,9 @@ func TestProcessApplicationEventsAreCausedByTheirUpstreamEvent(t *testing.T) {
 		}
 		refA, refB := app.EventRef(a.Name(), upID(uncorrelated)), app.EventRef(a.Name(), upID(correlated))
 		want := []ports.Metadata{
-			{CorrelationID: refA, CausationID: refA}, // tallyStarted
-			{CorrelationID: refA, CausationID: refA}, // tallyCounted
-			{CorrelationID: "req-9", CausationID: refB, Values: map[string]string{"tenant": "t1"}},
+			{ports.CorrelationKey: refA, ports.CausationKey: refA}, // tallyStarted
+			{ports.CorrelationKey: refA, ports.CausationKey: refA}, // tallyCounted
+			{ports.CorrelationKey: "req-9", ports.CausationKey: refB, "tenant": "t1"},
 		}
 		got := recordedEvents(t, tp.Application, tallies)
 		if len(got) != len(want) {

@@ -52,7 +52,7 @@ func (p *Processing) Collect(aggregates ...Root) {
 // causedBy gives the collected events that have no metadata yet, triggered
 // by the policy on e, the metadata of events caused by e.
 func (p *Processing) causedBy(upstream string, e *RecordedEvent) {
-	var m *ports.Metadata
+	var m ports.Metadata
 	for _, agg := range p.aggs {
 		b := agg.base()
 		for i := len(b.pending) - 1; i >= 0 && b.pending[i].meta == nil; i-- {
@@ -137,8 +137,8 @@ type ProcessOptions struct {
 // The events a policy triggers on an upstream event (those of the
 // aggregates it collects) are stored with metadata saying so: their
 // causation id is EventRef(upstream application, notification id), their
-// correlation id and free-form values those of the upstream event, or, when
-// it has no correlation id, its EventRef, so that a chain of reactions
+// other entries those of the upstream event, and their correlation id the
+// upstream event's, or, when it has none, its EventRef, so that a chain of reactions
 // shares the correlation id of the event that started it. The metadata of
 // the context is not used.
 type ProcessApplication struct {
@@ -301,7 +301,7 @@ func (p *ProcessApplication) processOnce(ctx context.Context, upstream string, e
 		pr.causedBy(upstream, e)
 	}
 	last := events[len(events)-1]
-	batch, owners, enc, err := p.encodeBatch(ports.Metadata{}, pr.aggs)
+	batch, owners, enc, err := p.encodeBatch(nil, pr.aggs)
 	defer putEncoder(enc)
 	if err != nil {
 		return err

@@ -26,8 +26,9 @@ type RecordedEvent struct {
 	// At is when the event was triggered, in UTC.
 	At time.Time
 	// Metadata is the event's correlation id, causation id and free-form
-	// values (see WithMetadata); its Values map may be shared with other
-	// readers of the same notification: do not change it.
+	// entries (see WithMetadata), nil when it has none; the map may be
+	// shared with other readers of the same notification: do not change
+	// it.
 	Metadata ports.Metadata
 	// RecordedAt is when the store recorded the event (the notification's
 	// time), as opposed to At, when it was triggered.

@@ -22,7 +22,7 @@ func init() {
 		wrap func(*inmem.Recorder) ports.ApplicationRecorder
 		rule string
 	}{func(r *inmem.Recorder) ports.ApplicationRecorder {
-		return sharesMetadata{r, map[string]map[string]string{}}
+		return sharesMetadata{r, map[string]ports.Metadata{}}
 	}, "AGG-14"}
 }
 
@@ -33,7 +33,7 @@ type dropsMetadata struct{ *inmem.Recorder }
 func (r dropsMetadata) InsertEvents(ctx context.Context, evs []ports.StoredEvent) ([]uint64, error) {
 	stripped := make([]ports.StoredEvent, len(evs))
 	for i, e := range evs {
-		e.Metadata = ports.Metadata{}
+		e.Metadata = nil
 		stripped[i] = e
 	}
 	return r.Recorder.InsertEvents(ctx, stripped)
@@ -43,13 +43,13 @@ func (r dropsMetadata) InsertEvents(ctx context.Context, evs []ports.StoredEvent
 // change the caller makes after the insert shows in what it reads.
 type sharesMetadata struct {
 	*inmem.Recorder
-	kept map[string]map[string]string // by the map's "user" entry, not synchronised: the spec is sequential
+	kept map[string]ports.Metadata // by the map's "user" entry, not synchronised: the spec is sequential
 }
 
 func (r sharesMetadata) InsertEvents(ctx context.Context, evs []ports.StoredEvent) ([]uint64, error) {
 	for _, e := range evs {
-		if u, ok := e.Metadata.Values["user"]; ok {
-			r.kept[u] = e.Metadata.Values
+		if u, ok := e.Metadata["user"]; ok {
+			r.kept[u] = e.Metadata
 		}
 	}
 	return r.Recorder.InsertEvents(ctx, evs)
@@ -58,8 +58,8 @@ func (r sharesMetadata) InsertEvents(ctx context.Context, evs []ports.StoredEven
 func (r sharesMetadata) SelectEvents(ctx context.Context, id uuid.UUID, q ports.EventQuery) iter.Seq2[ports.StoredEvent, error] {
 	return func(yield func(ports.StoredEvent, error) bool) {
 		for e, err := range r.Recorder.SelectEvents(ctx, id, q) {
-			if m, ok := r.kept[e.Metadata.Values["user"]]; ok && err == nil {
-				e.Metadata.Values = m
+			if m, ok := r.kept[e.Metadata["user"]]; ok && err == nil {
+				e.Metadata = m
 			}
 			if !yield(e, err) {
 				return

@@ -84,7 +84,7 @@ func CheckBatch(op string, events []StoredEvent, multiAggregate bool) error {
 		if why := topicProblem(e.Topic); why != "" {
 			return Errorf(op, e.OriginatorID, ErrInvalid, "event %d (version %d): %s", i, e.OriginatorVersion, why)
 		}
-		if why := metadataProblem(&e.Metadata); why != "" {
+		if why := metadataProblem(e.Metadata); why != "" {
 			return Errorf(op, e.OriginatorID, ErrInvalid, "event %d (version %d): %s", i, e.OriginatorVersion, why)
 		}
 		if e.OriginatorID != first {

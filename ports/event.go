@@ -24,10 +24,10 @@ type StoredEvent struct {
 	// State is the encoded event; it may be empty.
 	State []byte
 	// Metadata is what the event says about how it came about
-	// (correlation, causation, free-form values); the zero value means
-	// none. Recorders store it with the event and return it on every read
-	// of the event, as a copy the caller owns (see CheckMetadata for its
-	// limits). Snapshots do not keep it.
+	// (correlation, causation, free-form entries); nil means none.
+	// Recorders store a copy with the event and return it on every read
+	// of the event, as a map the caller owns, nil when empty (see
+	// CheckMetadata for its limits). Snapshots do not keep it.
 	Metadata Metadata
 }
 

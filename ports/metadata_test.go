@@ -14,9 +14,10 @@ func TestCheckBatchRefusesBadMetadata(t *testing.T) {
 	id := uuid.New()
 	limit := ports.MaxMetadataSize - len("k")
 	good := []ports.Metadata{
+		nil,
 		{},
-		{CorrelationID: "c", CausationID: "k", Values: map[string]string{"user": "alice", "empty": ""}},
-		{Values: map[string]string{"k": strings.Repeat("x", limit)}},
+		{ports.CorrelationKey: "c", ports.CausationKey: "k", "user": "alice", "empty": ""},
+		{"k": strings.Repeat("x", limit)},
 	}
 	for _, m := range good {
 		if err := ports.CheckBatch("insert events", []ports.StoredEvent{{OriginatorID: id, Topic: "T", Metadata: m}}, false); err != nil {
@@ -24,14 +25,13 @@ func TestCheckBatchRefusesBadMetadata(t *testing.T) {
 		}
 	}
 	bad := map[string]ports.Metadata{
-		"empty key":         {Values: map[string]string{"": "v"}},
-		"reserved key":      {Values: map[string]string{"$correlationId": "v"}},
-		"key not UTF-8":     {Values: map[string]string{"\xff": "v"}},
-		"value not UTF-8":   {Values: map[string]string{"k": "\xff"}},
-		"correlation bytes": {CorrelationID: "\xff"},
-		"causation bytes":   {CausationID: "\xfe"},
-		"one byte too many": {Values: map[string]string{"k": strings.Repeat("x", limit+1)}},
-		"ids too large":     {CorrelationID: strings.Repeat("c", ports.MaxMetadataSize), CausationID: "k"},
+		"empty key":         {"": "v"},
+		"reserved key":      {"$type": "v"},
+		"key not UTF-8":     {"\xff": "v"},
+		"value not UTF-8":   {"k": "\xff"},
+		"correlation bytes": {ports.CorrelationKey: "\xff"},
+		"one byte too many": {"k": strings.Repeat("x", limit+1)},
+		"ids too large":     {ports.CorrelationKey: strings.Repeat("c", ports.MaxMetadataSize), ports.CausationKey: "k"},
 	}
 	for what, m := range bad {
 		err := ports.CheckBatch("insert events", []ports.StoredEvent{{OriginatorID: id, Topic: "T"}, {OriginatorID: id, OriginatorVersion: 1, Topic: "T", Metadata: m}}, false)
@@ -44,17 +44,18 @@ func TestCheckBatchRefusesBadMetadata(t *testing.T) {
 	}
 }
 
-func TestMetadataCloneOwnsItsMap(t *testing.T) {
-	m := ports.Metadata{CorrelationID: "c", Values: map[string]string{"k": "v"}}
+func TestMetadataCopiesOwnTheirMaps(t *testing.T) {
+	m := ports.Metadata{ports.CorrelationKey: "c", "k": "v"}
 	c := m.Clone()
-	c.Values["k"] = "changed"
-	if m.Values["k"] != "v" {
-		t.Fatal("changing a clone's values changed the original")
+	c["k"] = "changed"
+	w := m.With(ports.CausationKey, "x")
+	if m["k"] != "v" || m.CausationID() != "" {
+		t.Fatal("changing a copy changed the original")
 	}
-	if (ports.Metadata{Values: map[string]string{}}).Clone().Values != nil {
-		t.Fatal("a clone without entries has non-nil values")
+	if w.CorrelationID() != "c" || w.CausationID() != "x" {
+		t.Fatalf("With gave %v", w)
 	}
-	if !(ports.Metadata{Values: map[string]string{}}).IsZero() || (ports.Metadata{CausationID: "k"}).IsZero() {
-		t.Fatal("IsZero is wrong")
+	if (ports.Metadata{}).Clone() != nil {
+		t.Fatal("a clone without entries is not nil")
 	}
 }

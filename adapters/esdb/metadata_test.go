@@ -23,7 +23,7 @@ func TestMetadataIsTheEventsMetadataForTheServer(t *testing.T) {
 	app := appName("meta")
 	r := newRecorder(t, c, app, nil)
 	id := uuid.New()
-	full := ports.Metadata{CorrelationID: "corr-1", CausationID: "cause-1", Values: map[string]string{"user": "alice", "q": "\"x\""}}
+	full := ports.Metadata{ports.CorrelationKey: "corr-1", ports.CausationKey: "cause-1", "user": "alice", "q": "\"x\""}
 	evs := []ports.StoredEvent{
 		{OriginatorID: id, OriginatorVersion: 0, Topic: "T", State: []byte(`{}`), Metadata: full},
 		{OriginatorID: id, OriginatorVersion: 1, Topic: "T", State: []byte(`{}`)},
@@ -73,13 +73,13 @@ func TestMetadataIsTheEventsMetadataForTheServer(t *testing.T) {
 		}
 		read = append(read, e)
 	}
-	wantRead := []ports.Metadata{full, {}, {CorrelationID: "c", CausationID: "k", Values: map[string]string{"s": "v"}}, {}}
+	wantRead := []ports.Metadata{full, nil, {ports.CorrelationKey: "c", ports.CausationKey: "k", "s": "v"}, nil}
 	if len(read) != len(wantRead) {
 		t.Fatalf("read %d events, want %d", len(read), len(wantRead))
 	}
 	for i, e := range read {
 		w := wantRead[i]
-		if e.Metadata.CorrelationID != w.CorrelationID || e.Metadata.CausationID != w.CausationID || !maps.Equal(e.Metadata.Values, w.Values) {
+		if !maps.Equal(e.Metadata, w) {
 			t.Errorf("event %d read with metadata %+v, want %+v", i, e.Metadata, w)
 		}
 	}

@@ -331,7 +331,7 @@ func toEventData(events []ports.StoredEvent) []esdb.EventData {
 			ct = esdb.ContentTypeJson
 		}
 		var meta []byte
-		if i > 0 && sameMetadata(&events[i-1].Metadata, &e.Metadata) {
+		if i > 0 && sameMetadata(events[i-1].Metadata, e.Metadata) {
 			meta = data[i-1].Metadata
 		} else {
 			meta = encodeMetadata(e.Metadata)

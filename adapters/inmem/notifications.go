@@ -167,7 +167,7 @@ func (r *Recorder) InsertSnapshot(ctx context.Context, s ports.StoredEvent) erro
 		return err
 	}
 	s.State = slices.Clone(s.State)
-	s.Metadata = ports.Metadata{} // snapshots keep no metadata
+	s.Metadata = nil // snapshots keep no metadata
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	snaps := r.snapshots[s.OriginatorID]
