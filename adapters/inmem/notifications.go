@@ -45,7 +45,7 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 	var page []ports.Notification
 	var copies blocks
 	for i := lo; i < hi && len(page) < q.Limit; i++ {
-		n := *log.at(i)
+		n := log.at(i).notification(i)
 		if len(q.Topics) > 0 && !slices.Contains(q.Topics, n.Topic) {
 			continue
 		}
@@ -83,7 +83,7 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 			r.mu.RUnlock()
 			var copies blocks
 			for ; next < log.n; next++ {
-				n := *log.at(next)
+				n := log.at(next).notification(next)
 				if len(topics) > 0 && !slices.Contains(topics, n.Topic) {
 					continue
 				}
