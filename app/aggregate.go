@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/streamwright/eventsourcing/ports"
 )
 
 // Aggregate is the base every aggregate embeds. It carries the aggregate's
@@ -24,6 +26,10 @@ type pending struct {
 	version uint64
 	at      time.Time
 	event   any
+	// meta, when not nil, is the event's metadata, set by the process
+	// application whose policy triggered it; otherwise Save gives the
+	// event the metadata of its context.
+	meta ports.Metadata
 }
 
 // Root is implemented by pointers to structs that embed Aggregate; only

@@ -229,7 +229,7 @@ func (a *Application) Save(ctx context.Context, aggregates ...Root) ([]uint64, e
 	if err := distinct(aggregates); err != nil {
 		return nil, err
 	}
-	batch, owners, enc, err := a.encodeBatch(aggregates)
+	batch, owners, enc, err := a.encodeBatch(MetadataFrom(ctx), aggregates)
 	defer putEncoder(enc)
 	if err != nil {
 		return nil, err
@@ -253,7 +253,8 @@ func (a *Application) Save(ctx context.Context, aggregates ...Root) ([]uint64, e
 // encodeBatch encodes the pending events of aggregates into one batch and
 // counts the aggregates that have some. The batch's states may point into
 // enc, which the caller puts back (putEncoder) once the batch is written.
-func (a *Application) encodeBatch(aggregates []Root) (batch []ports.StoredEvent, owners int, enc *eventEncoder, err error) {
+// Events get metadata m unless they carry their own.
+func (a *Application) encodeBatch(m ports.Metadata, aggregates []Root) (batch []ports.StoredEvent, owners int, enc *eventEncoder, err error) {
 	n := 0
 	for _, agg := range aggregates {
 		n += len(agg.base().pending)
@@ -276,6 +277,10 @@ func (a *Application) encodeBatch(aggregates []Root) (batch []ports.StoredEvent,
 			se, err := a.encode(enc, b, p)
 			if err != nil {
 				return nil, 0, enc, err
+			}
+			se.Metadata = m
+			if p.meta != nil {
+				se.Metadata = p.meta
 			}
 			batch = append(batch, se)
 		}

@@ -87,6 +87,22 @@
 // RegisterEvents). Topics, not Go names, are stored, so renaming a type
 // never orphans its events.
 //
+// # Metadata
+//
+// Every stored event may carry ports.Metadata: a correlation id, a
+// causation id and free-form string entries. [Application.Save] gives the
+// events it stores the metadata of its context, set with [WithMetadata]
+// or [WithCorrelation] (none by default, which costs nothing):
+//
+//	ctx = app.WithCorrelation(ctx, requestID)
+//	_, err := application.Save(ctx, order)
+//
+// A process application gives the events its policy triggers the upstream
+// event as their cause ([EventRef]) and its correlation id (see
+// [ProcessApplication]). Readers find the metadata in
+// [RecordedEvent].Metadata, and the time the store recorded the event in
+// RecordedAt.
+//
 // # Writing a policy
 //
 // A [Policy] receives one upstream event ([RecordedEvent]; switch on its

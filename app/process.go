@@ -49,6 +49,21 @@ func (p *Processing) Collect(aggregates ...Root) {
 	}
 }
 
+// causedBy gives the collected events that have no metadata yet, triggered
+// by the policy on e, the metadata of events caused by e.
+func (p *Processing) causedBy(upstream string, e *RecordedEvent) {
+	var m ports.Metadata
+	for _, agg := range p.aggs {
+		b := agg.base()
+		for i := len(b.pending) - 1; i >= 0 && b.pending[i].meta == nil; i-- {
+			if m == nil {
+				m = causedBy(upstream, e)
+			}
+			b.pending[i].meta = m
+		}
+	}
+}
+
 // GetIn returns aggregate id as processing p sees it: the value collected
 // in p when there is one (changed by the processing of an earlier event of
 // the same batch), otherwise the stored one, which it collects in p. A
@@ -118,6 +133,14 @@ type ProcessOptions struct {
 // crash it resumes after the last upstream event whose changes are stored,
 // and an event tracked already cannot be stored twice (ports.ErrIntegrity).
 // It is itself an Application, which others can follow.
+//
+// The events a policy triggers on an upstream event (those of the
+// aggregates it collects) are stored with metadata saying so: their
+// causation id is EventRef(upstream application, notification id), their
+// other entries those of the upstream event, and their correlation id the
+// upstream event's, or, when it has none, its EventRef, so that a chain of reactions
+// shares the correlation id of the event that started it. The metadata of
+// the context is not used.
 type ProcessApplication struct {
 	*Application
 	rec ports.ProcessRecorder
@@ -270,13 +293,15 @@ var errSplit = errors.New("app: split the batch")
 // tracking of upstream is still tracked.
 func (p *ProcessApplication) processOnce(ctx context.Context, upstream string, events []RecordedEvent, tracked uint64) error {
 	var pr Processing
-	for _, e := range events {
-		if err := p.policy(ctx, e, &pr); err != nil {
+	for i := range events {
+		e := &events[i]
+		if err := p.policy(ctx, *e, &pr); err != nil {
 			return fmt.Errorf("process application %s: policy on %s notification %d (%s): %w", p.name, upstream, e.NotificationID, e.Topic, err)
 		}
+		pr.causedBy(upstream, e)
 	}
 	last := events[len(events)-1]
-	batch, owners, enc, err := p.encodeBatch(pr.aggs)
+	batch, owners, enc, err := p.encodeBatch(nil, pr.aggs)
 	defer putEncoder(enc)
 	if err != nil {
 		return err

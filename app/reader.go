@@ -25,6 +25,14 @@ type RecordedEvent struct {
 	Topic string
 	// At is when the event was triggered, in UTC.
 	At time.Time
+	// Metadata is the event's correlation id, causation id and free-form
+	// entries (see WithMetadata), nil when it has none; the map may be
+	// shared with other readers of the same notification: do not change
+	// it.
+	Metadata ports.Metadata
+	// RecordedAt is when the store recorded the event (the notification's
+	// time), as opposed to At, when it was triggered.
+	RecordedAt time.Time
 	// Event is the domain event, at its type's current schema (older
 	// stored ones are upcast): a value of the Go type registered under
 	// Topic, as it was triggered (a value, not a pointer to it, when the
@@ -104,7 +112,7 @@ func (r *EventReader) decode(d *payloadDecoder, n ports.Notification) (RecordedE
 		return RecordedEvent{}, fmt.Errorf("notification %d: %w", n.ID, err)
 	}
 	return RecordedEvent{NotificationID: n.ID, OriginatorID: n.OriginatorID, OriginatorVersion: n.OriginatorVersion,
-		Topic: n.Topic, At: at, Event: v}, nil
+		Topic: n.Topic, At: at, Metadata: n.Metadata, RecordedAt: n.Time, Event: v}, nil
 }
 
 func (r *EventReader) decoderOf(topic string) eventDecoder {

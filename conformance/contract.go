@@ -33,6 +33,7 @@ func (k *kit) contractSpecs() {
 		k.trackingWaitSpecs()
 		k.trackedMaxIDSpecs()
 		k.ownershipSpecs()
+		k.metadataSpecs()
 	})
 }
 

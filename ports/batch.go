@@ -55,8 +55,9 @@ func topicProblem(topic string) string {
 // CheckBatch validates a batch of events the way every recorder must before
 // it stores anything, so that adapters share one definition of bad input:
 //
-//   - an event with a nil originator id, a version above [MaxVersion], or a
-//     topic that [CheckTopic] refuses: ErrInvalid;
+//   - an event with a nil originator id, a version above [MaxVersion], a
+//     topic that [CheckTopic] refuses, or metadata that [CheckMetadata]
+//     refuses: ErrInvalid;
 //   - events of more than one aggregate when multiAggregate is false: an
 //     error matching both ErrNotSupported and ErrInvalid;
 //   - an aggregate's events whose versions are not contiguous and ascending
@@ -81,6 +82,9 @@ func CheckBatch(op string, events []StoredEvent, multiAggregate bool) error {
 			return Errorf(op, e.OriginatorID, ErrInvalid, "event %d has version %d, above the highest version %d", i, e.OriginatorVersion, MaxVersion)
 		}
 		if why := topicProblem(e.Topic); why != "" {
+			return Errorf(op, e.OriginatorID, ErrInvalid, "event %d (version %d): %s", i, e.OriginatorVersion, why)
+		}
+		if why := metadataProblem(e.Metadata); why != "" {
 			return Errorf(op, e.OriginatorID, ErrInvalid, "event %d (version %d): %s", i, e.OriginatorVersion, why)
 		}
 		if e.OriginatorID != first {

@@ -27,6 +27,17 @@
 // characters; [CheckTopic] states the rule and [CheckBatch] applies it, so
 // every adapter refuses the same topics with ErrInvalid.
 //
+// # Metadata
+//
+// An event's [Metadata] holds string entries, among which its correlation
+// and causation ids under EventStoreDB's names ([CorrelationKey],
+// [CausationKey]). Recorders store it with the event, return it on every
+// read of the event and in notifications, and refuse, through
+// [CheckBatch], what [CheckMetadata] refuses. Every notification also
+// carries the time the store recorded its event.
+//
+// # Notification ids
+//
 // Every event in an application's notification log has a notification id.
 // Ids are positive, unique, and strictly increasing in commit order; they may
 // have gaps (EventStoreDB uses log positions). The id 0 is never assigned: it

@@ -1,12 +1,14 @@
 package ports
 
 import (
+	"time"
+
 	"github.com/google/uuid"
 )
 
 // StoredEvent is a domain event in the form a recorder stores it: the
 // originator (aggregate) id and version it belongs to, the topic that names
-// its type, and its state as opaque bytes.
+// its type, its state as opaque bytes, and its metadata.
 //
 // Recorders copy State when they store it and return State that the caller
 // owns, so neither side's later changes to the bytes affect the other.
@@ -21,6 +23,12 @@ type StoredEvent struct {
 	Topic string
 	// State is the encoded event; it may be empty.
 	State []byte
+	// Metadata is what the event says about how it came about
+	// (correlation, causation, free-form entries); nil means none.
+	// Recorders store a copy with the event and return it on every read
+	// of the event, as a map the caller owns, nil when empty (see
+	// CheckMetadata for its limits). Snapshots do not keep it.
+	Metadata Metadata
 }
 
 // Notification is a stored event with its position in an application's
@@ -29,6 +37,9 @@ type Notification struct {
 	// ID is the notification id: positive, unique within the log, and
 	// strictly increasing in commit order.
 	ID uint64
+	// Time is when the store recorded the event, as the store's clock
+	// told it (EventStoreDB: the event's created date, to 100 ns).
+	Time time.Time
 	StoredEvent
 }
 

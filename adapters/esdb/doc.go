@@ -17,7 +17,15 @@
 //     later ones with the revision of the event before them; a stale writer
 //     gets ports.ErrConcurrency with the expected and actual versions.
 //   - Event type = topic, data = state (content type JSON when the state is
-//     valid JSON, binary otherwise).
+//     valid JSON, binary otherwise), event metadata = the event's
+//     ports.Metadata as a JSON object of strings, absent when it is empty.
+//     The correlation and causation ids are under EventStoreDB's own keys,
+//     "$correlationId" and "$causationId", so that the server's
+//     $by_correlation_id projection and other clients see them. Reading
+//     metadata another writer stored, the recorder keeps those two and the
+//     string entries whose keys do not start with '$', and leaves out the
+//     rest (numbers, nested objects, metadata that is not JSON) rather than
+//     failing the read. A notification's Time is the event's created date.
 //   - Event ids are random and chosen once per insert: the recorder's own
 //     retries of an append whose answer was lost reuse them, so EventStoreDB
 //     recognises the retry and stores nothing twice, and no other writer's

@@ -38,8 +38,9 @@ func (r *Recorder) filter(topics []string) (*esdb.SubscriptionFilter, func(*esdb
 		if !ok {
 			return ports.Notification{}, false
 		}
-		return ports.Notification{ID: e.Position.Commit, StoredEvent: ports.StoredEvent{
-			OriginatorID: id, OriginatorVersion: e.EventNumber, Topic: e.EventType, State: e.Data}}, true
+		return ports.Notification{ID: e.Position.Commit, Time: e.CreatedDate, StoredEvent: ports.StoredEvent{
+			OriginatorID: id, OriginatorVersion: e.EventNumber, Topic: e.EventType, State: e.Data,
+			Metadata: decodeMetadata(e.UserMetadata)}}, true
 	}
 }
 

@@ -333,7 +333,13 @@ func toEventData(events []ports.StoredEvent) []esdb.EventData {
 		if validJSON(e.State) {
 			ct = esdb.ContentTypeJson
 		}
-		data[i] = esdb.EventData{EventID: uuid.New(), EventType: e.Topic, ContentType: ct, Data: e.State}
+		var meta []byte
+		if i > 0 && sameMetadata(events[i-1].Metadata, e.Metadata) {
+			meta = data[i-1].Metadata
+		} else {
+			meta = encodeMetadata(e.Metadata)
+		}
+		data[i] = esdb.EventData{EventID: uuid.New(), EventType: e.Topic, ContentType: ct, Data: e.State, Metadata: meta}
 	}
 	return data
 }
@@ -437,7 +443,8 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 			if !q.Desc && q.Through != nil && v > *q.Through {
 				return
 			}
-			if !yield(ports.StoredEvent{OriginatorID: id, OriginatorVersion: v, Topic: e.EventType, State: e.Data}, nil) {
+			if !yield(ports.StoredEvent{OriginatorID: id, OriginatorVersion: v, Topic: e.EventType, State: e.Data,
+				Metadata: decodeMetadata(e.UserMetadata)}, nil) {
 				return
 			}
 		}

@@ -48,6 +48,8 @@ type claimedEvent struct {
 	Type string    `json:"type"`
 	JSON bool      `json:"json,omitempty"`
 	Data []byte    `json:"data"`
+	// Meta is the event's metadata JSON, absent when it has none.
+	Meta json.RawMessage `json:"meta,omitempty"`
 }
 
 const (
@@ -97,7 +99,7 @@ func (r *Recorder) resolve(ctx context.Context, stream string, rev int64, claim 
 		if e.JSON {
 			ct = esdb.ContentTypeJson
 		}
-		data[i] = esdb.EventData{EventID: e.ID, EventType: e.Type, ContentType: ct, Data: e.Data}
+		data[i] = esdb.EventData{EventID: e.ID, EventType: e.Type, ContentType: ct, Data: e.Data, Metadata: e.Meta}
 	}
 	outcome := trackingRecord{Kind: kindCommit, ID: claim.ID, Max: max(claim.Max, claim.ID)}
 	if len(data) > 0 {
@@ -206,7 +208,7 @@ func (r *Recorder) insertWithTracking(ctx context.Context, events []ports.Stored
 		claim.Stream = r.names.aggregate(id)
 		claim.Expected = int64(events[0].OriginatorVersion) - 1
 		for _, d := range toEventData(events) {
-			claim.Events = append(claim.Events, claimedEvent{ID: d.EventID, Type: d.EventType, JSON: d.ContentType == esdb.ContentTypeJson, Data: d.Data})
+			claim.Events = append(claim.Events, claimedEvent{ID: d.EventID, Type: d.EventType, JSON: d.ContentType == esdb.ContentTypeJson, Data: d.Data, Meta: d.Metadata})
 		}
 	}
 	for attempt := 0; ; attempt++ {

@@ -45,11 +45,12 @@ func (r *Recorder) SelectNotifications(ctx context.Context, q ports.Notification
 	var page []ports.Notification
 	var copies blocks
 	for i := lo; i < hi && len(page) < q.Limit; i++ {
-		n := *log.at(i)
+		n := log.at(i).notification(i)
 		if len(q.Topics) > 0 && !slices.Contains(q.Topics, n.Topic) {
 			continue
 		}
 		n.State = copies.copy(n.State, readBlock(q.Limit-len(page), len(n.State)))
+		n.Metadata = n.Metadata.Clone()
 		page = append(page, n)
 	}
 	return page, nil
@@ -82,7 +83,7 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 			r.mu.RUnlock()
 			var copies blocks
 			for ; next < log.n; next++ {
-				n := *log.at(next)
+				n := log.at(next).notification(next)
 				if len(topics) > 0 && !slices.Contains(topics, n.Topic) {
 					continue
 				}
@@ -91,6 +92,7 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 					return
 				}
 				n.State = copies.copy(n.State, readBlock(int(min(log.n-next, stateChunk)), len(n.State)))
+				n.Metadata = n.Metadata.Clone()
 				if !yield(n, nil) {
 					return
 				}
@@ -165,6 +167,7 @@ func (r *Recorder) InsertSnapshot(ctx context.Context, s ports.StoredEvent) erro
 		return err
 	}
 	s.State = slices.Clone(s.State)
+	s.Metadata = nil // snapshots keep no metadata
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	snaps := r.snapshots[s.OriginatorID]

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -86,21 +87,34 @@ const logChunk = 256
 // moves what is stored, so a copy of an eventLog taken under the lock stays
 // a consistent prefix of the log while later events are appended.
 type eventLog struct {
-	chunks []*[logChunk]ports.Notification
+	chunks []*[logChunk]logEntry
 	n      uint64 // notifications stored; log index i holds id i+1
 }
 
-// add appends n; the caller holds the write lock.
-func (l *eventLog) add(n ports.Notification) {
+// logEntry is a stored event with the time it was recorded, in Unix
+// nanoseconds: the notification's id is its log index plus one, and a
+// time.Time would take three times the room of the time in every entry.
+type logEntry struct {
+	ports.StoredEvent
+	at int64
+}
+
+// notification returns the entry at log index i as a notification.
+func (e *logEntry) notification(i uint64) ports.Notification {
+	return ports.Notification{ID: i + 1, Time: time.Unix(0, e.at).UTC(), StoredEvent: e.StoredEvent}
+}
+
+// add appends e; the caller holds the write lock.
+func (l *eventLog) add(e logEntry) {
 	if l.n%logChunk == 0 {
-		l.chunks = append(l.chunks, new([logChunk]ports.Notification))
+		l.chunks = append(l.chunks, new([logChunk]logEntry))
 	}
-	l.chunks[l.n/logChunk][l.n%logChunk] = n
+	l.chunks[l.n/logChunk][l.n%logChunk] = e
 	l.n++
 }
 
-// at returns the notification at log index i < l.n.
-func (l *eventLog) at(i uint64) *ports.Notification {
+// at returns the entry at log index i < l.n.
+func (l *eventLog) at(i uint64) *logEntry {
 	return &l.chunks[i/logChunk][i%logChunk]
 }
 
@@ -254,9 +268,11 @@ func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *po
 	if len(events) > 0 && !multi(events) {
 		single = slices.Grow(r.aggregates[events[0].OriginatorID], len(events))
 	}
+	now := time.Now().UnixNano()
 	for i := range events {
 		e := events[i]
 		e.State = r.states.keep(e.State)
+		e.Metadata = e.Metadata.Clone()
 		at := r.log.n
 		if single != nil {
 			single = append(single, at)
@@ -264,7 +280,7 @@ func (r *Recorder) insert(ctx context.Context, events []ports.StoredEvent, t *po
 			r.aggregates[e.OriginatorID] = append(r.aggregates[e.OriginatorID], at)
 		}
 		ids[i] = at + 1
-		r.log.add(ports.Notification{ID: at + 1, StoredEvent: e})
+		r.log.add(logEntry{StoredEvent: e, at: now})
 	}
 	if single != nil {
 		r.aggregates[events[0].OriginatorID] = single
@@ -360,6 +376,7 @@ func (r *Recorder) SelectEvents(ctx context.Context, id uuid.UUID, q ports.Event
 			}
 			e := log.at(evs[i]).StoredEvent
 			e.State = copies.copy(e.State, readBlock(n-k, len(e.State)))
+			e.Metadata = e.Metadata.Clone()
 			if !yield(e, nil) {
 				return
 			}
