@@ -209,7 +209,11 @@ func (a *Application) Close() error {
 }
 
 // Save stores the pending events of the aggregates, atomically, and returns
-// their notification ids (nil when the store does not return them). Several
+// the notification ids the recorder's InsertEvents returns: every event's
+// when the store has the NotificationIDsFromInsert capability (in memory),
+// else the last event's only (EventStoreDB, where that keeps a save one
+// append; its EveryNotificationID option returns every id) or nil, so
+// ids[len(ids)-1] is the id to wait for to read the save's effects. Several
 // aggregates are saved in one atomic batch; a store that cannot do that
 // refuses with ErrNotAtomic and nothing is saved. A concurrency conflict
 // fails with ports.ErrConcurrency and leaves the aggregates' pending events

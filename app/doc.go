@@ -137,8 +137,8 @@
 // What exactly-once costs per tracked write: in memory, one lock. On
 // EventStoreDB, which cannot append to two streams atomically, the adapter
 // reads the tracking stream and writes a claim, the batch and a commit
-// (three appends) per tracked write, then reads the new events' positions
-// (unless its OmitNotificationIDs option is set); a write that only tracks
+// (three appends) per tracked write (and reads the new events' positions
+// only with its EveryNotificationID option); a write that only tracks
 // (the policy collected nothing) is one read and one append. Batching
 // divides that by the number of upstream events in the batch. That protocol holds the events of one
 // aggregate: a policy that changes several aggregates while processing one

@@ -27,7 +27,7 @@ func BenchmarkSave10OnESDB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rec, err := esdb.NewFromConfig(conf, "Bench", &esdb.Options{OmitNotificationIDs: true})
+	rec, err := esdb.NewFromConfig(conf, "Bench", nil)
 	if err != nil {
 		b.Fatal(err)
 	}

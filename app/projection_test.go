@@ -83,18 +83,44 @@ func saveEvents(t testing.TB, a *app.Application, n int) []uint64 {
 	return ids
 }
 
-// trySaveEvents is saveEvents for goroutines other than the test's.
+// trySaveEvents is saveEvents for goroutines other than the test's. It
+// returns every saved event's notification id, read from the log where the
+// store returns only a save's last (EventStoreDB).
 func trySaveEvents(a *app.Application, n int) ([]uint64, error) {
+	ctx := context.Background()
 	var ids []uint64
+	after, err := a.Recorder().MaxNotificationID(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for len(ids) < n {
 		acc := accounts.Create(opened("x"))
 		for range min(4, n-len(ids)-1) {
 			acc.add("e")
 		}
-		got, err := a.Save(context.Background(), acc)
+		events := acc.PendingEvents()
+		got, err := a.Save(ctx, acc)
 		if err != nil {
 			return ids, err
 		}
+		if len(got) != events {
+			// Other writers may have stored events in between: keep this
+			// aggregate's only.
+			page, err := a.Recorder().SelectNotifications(ctx, ports.NotificationQuery{Start: after, ExcludeStart: after > 0, Stop: got[len(got)-1], Limit: 100_000})
+			if err != nil {
+				return ids, err
+			}
+			got = got[:0]
+			for _, n := range page {
+				if n.OriginatorID == acc.ID() {
+					got = append(got, n.ID)
+				}
+			}
+			if len(got) != events {
+				return ids, fmt.Errorf("the log holds %d of the %d events saved", len(got), events)
+			}
+		}
+		after = got[len(got)-1]
 		ids = append(ids, got...)
 	}
 	return ids, nil

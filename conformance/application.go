@@ -60,6 +60,27 @@ func (k *kit) applicationSpecs() {
 			gomega.Expect(notificationIDs(allNotifications(ctx, r, 100))).To(gomega.Equal(returned), "the ids returned by InsertEvents are the ids the log holds, in order (APP-2)")
 		})
 
+		k.spec("APP-2", "returns from InsertEvents nothing, the last event's id, or every event's id as the log holds them", capCore, func(ctx context.Context) {
+			r := k.recorder(ctx)
+			var returned [][]uint64
+			for i := range 3 {
+				returned = append(returned, insert(ctx, r, events(uuid.New(), 0, i+1)...))
+			}
+			logged := notificationIDs(allNotifications(ctx, r, 100))
+			for i, ids := range returned {
+				batch := logged[:i+1]
+				logged = logged[i+1:]
+				switch len(ids) {
+				case 0:
+					gomega.Expect(k.h.Capabilities.NotificationIDsFromInsert).To(gomega.BeFalse(), "a recorder with ids-from-insert returns an id per event (APP-2)")
+				case 1:
+					gomega.Expect(ids[0]).To(gomega.Equal(batch[len(batch)-1]), "a single id returned is the id of the batch's last event (APP-2)")
+				default:
+					gomega.Expect(ids).To(gomega.Equal(batch), "several ids returned are every event's id, in batch order (APP-2)")
+				}
+			}
+		})
+
 		k.spec("APP-3", "selects pages with inclusive or exclusive start, inclusive stop and a limit", capCore, func(ctx context.Context) {
 			r := k.recorder(ctx)
 			var want []ports.StoredEvent

@@ -20,7 +20,8 @@ type Capabilities struct {
 	// Snapshots: the recorder is also a SnapshotRecorder.
 	Snapshots bool
 	// NotificationIDsFromInsert: InsertEvents returns each event's
-	// notification id.
+	// notification id (without it: none, or the last event's only; see
+	// AggregateRecorder.InsertEvents).
 	NotificationIDsFromInsert bool
 	// AnyInitialVersion: an aggregate's first event may have any version,
 	// not only 0 (in-memory: yes; EventStoreDB: no, versions are stream

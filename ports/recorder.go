@@ -29,7 +29,10 @@ type AggregateRecorder interface {
 	// them atomically. An empty batch is a no-op.
 	//
 	// When the recorder declares NotificationIDsFromInsert, the result holds
-	// the notification id of each event, in batch order; otherwise it is nil.
+	// the notification id of each event, in batch order. Otherwise it is
+	// nil or holds one id, that of the batch's last event (EventStoreDB's
+	// append answers with that one only), so that ids[len(ids)-1] is the
+	// last event's id whenever ids is not empty: enough for read-your-writes.
 	InsertEvents(ctx context.Context, events []StoredEvent) ([]uint64, error)
 
 	// SelectEvents yields the events of aggregate id chosen by q, in version

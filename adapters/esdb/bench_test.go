@@ -25,10 +25,10 @@ import (
 //	go test -run '^$' -bench BenchmarkAdapter -benchmem -count 6 ./adapters/esdb/ | tee /tmp/adapter-bench.txt
 //	sed -n 's,/client/,/,p' /tmp/adapter-bench.txt >/tmp/client.txt
 //	sed -n 's,/adapter/,/,p' /tmp/adapter-bench.txt >/tmp/adapter.txt
-//	sed -n 's,/adapter-omitids/,/,p' /tmp/adapter-bench.txt >/tmp/omitids.txt
+//	sed -n 's,/adapter-everyid/,/,p' /tmp/adapter-bench.txt >/tmp/everyid.txt
 //	sed -n 's,/client-readback/,/,p' /tmp/adapter-bench.txt >/tmp/readback.txt
-//	benchstat client=/tmp/client.txt adapter=/tmp/adapter.txt omitids=/tmp/omitids.txt
-//	benchstat client-readback=/tmp/readback.txt adapter=/tmp/adapter.txt
+//	benchstat client=/tmp/client.txt adapter=/tmp/adapter.txt
+//	benchstat client-readback=/tmp/readback.txt everyid=/tmp/everyid.txt
 //
 // compares the columns. The operations:
 //
@@ -37,12 +37,12 @@ import (
 //   - select100: all the events of a 100-event aggregate
 //     (Recorder.SelectEvents, or ReadStream, drained).
 //
-// An append answers with the position of its last event only, so the
-// adapter reads the others back to return every event's notification id.
-// client-readback/insert100 makes that append and that read with the
-// client, the baseline of adapter/insert100; adapter-omitids/insert100 is
-// the adapter with OmitNotificationIDs, which skips the read, against the
-// bare append of client/insert100.
+// An append answers with the position of its last event only. By default
+// the adapter returns that one id, so adapter/insert100 is one append,
+// against the bare append of client/insert100; adapter-everyid/insert100
+// is the adapter with EveryNotificationID, which reads the other events
+// back to return every event's id, against client-readback/insert100, the
+// same append and read made with the client.
 //
 // Besides wall time, the benchmarks report the process's CPU time per
 // operation: client, server and runtime together, since the server runs
@@ -58,12 +58,12 @@ func BenchmarkAdapter(b *testing.B) {
 		variants []variant
 	}{
 		{"insert1", []variant{
-			{"adapter", func(b *testing.B, e *benchEnv) { benchInsertAdapter(b, ctx, e.rec, 1, true) }},
+			{"adapter", func(b *testing.B, e *benchEnv) { benchInsertAdapter(b, ctx, e.rec, 1, 1) }},
 			{"client", func(b *testing.B, e *benchEnv) { benchInsertClient(b, ctx, e.client, 1, false) }},
 		}},
 		{"insert100", []variant{
-			{"adapter", func(b *testing.B, e *benchEnv) { benchInsertAdapter(b, ctx, e.rec, 100, true) }},
-			{"adapter-omitids", func(b *testing.B, e *benchEnv) { benchInsertAdapter(b, ctx, e.recOmit, 100, false) }},
+			{"adapter", func(b *testing.B, e *benchEnv) { benchInsertAdapter(b, ctx, e.rec, 100, 1) }},
+			{"adapter-everyid", func(b *testing.B, e *benchEnv) { benchInsertAdapter(b, ctx, e.recEvery, 100, 100) }},
 			{"client", func(b *testing.B, e *benchEnv) { benchInsertClient(b, ctx, e.client, 100, false) }},
 			{"client-readback", func(b *testing.B, e *benchEnv) { benchInsertClient(b, ctx, e.client, 100, true) }},
 		}},
@@ -97,10 +97,10 @@ func BenchmarkAdapter(b *testing.B) {
 // or the garbage of those before it: with one server for the whole run,
 // its growing heap made the ratios swing by a fifth between runs.
 type benchEnv struct {
-	srv          *esdbtest.Server
-	client       *esdb.Client
-	rec, recOmit *adapter.Recorder
-	readID       uuid.UUID
+	srv           *esdbtest.Server
+	client        *esdb.Client
+	rec, recEvery *adapter.Recorder
+	readID        uuid.UUID
 }
 
 func newBenchEnv(b *testing.B, ctx context.Context) *benchEnv {
@@ -123,7 +123,7 @@ func newBenchEnv(b *testing.B, ctx context.Context) *benchEnv {
 		e.close()
 		b.Fatalf("New: %v", err)
 	}
-	if e.recOmit, err = adapter.New(e.client, benchApp, &adapter.Options{OmitNotificationIDs: true}); err != nil {
+	if e.recEvery, err = adapter.New(e.client, benchApp, &adapter.Options{EveryNotificationID: true}); err != nil {
 		e.close()
 		b.Fatalf("New: %v", err)
 	}
@@ -136,7 +136,7 @@ func newBenchEnv(b *testing.B, ctx context.Context) *benchEnv {
 }
 
 func (e *benchEnv) close() {
-	for _, r := range []*adapter.Recorder{e.rec, e.recOmit} {
+	for _, r := range []*adapter.Recorder{e.rec, e.recEvery} {
 		if r != nil {
 			_ = r.Close()
 		}
@@ -183,7 +183,9 @@ func benchIDs(n int) []uuid.UUID {
 	return ids
 }
 
-func benchInsertAdapter(b *testing.B, ctx context.Context, rec *adapter.Recorder, n int, wantIDs bool) {
+// benchInsertAdapter inserts new aggregates of n events, each insert
+// returning wantIDs notification ids.
+func benchInsertAdapter(b *testing.B, ctx context.Context, rec *adapter.Recorder, n, wantIDs int) {
 	evs := benchStoredEvents(uuid.Nil, n)
 	ids := benchIDs(b.N)
 	b.ReportAllocs()
@@ -196,8 +198,8 @@ func benchInsertAdapter(b *testing.B, ctx context.Context, rec *adapter.Recorder
 		if err != nil {
 			b.Fatalf("InsertEvents: %v", err)
 		}
-		if wantIDs && len(got) != n {
-			b.Fatalf("InsertEvents returned %d ids, want %d", len(got), n)
+		if len(got) != wantIDs {
+			b.Fatalf("InsertEvents returned %d ids, want %d", len(got), wantIDs)
 		}
 	}
 	done()

@@ -57,10 +57,15 @@ func roundTrip(t *testing.T, ctx context.Context, r ports.ApplicationRecorder) {
 		t.Fatalf("insert: %v", err)
 	}
 	expectEvents(t, "read back", selectAll(t, ctx, r, evs[0].OriginatorID), evs)
-	page, err := r.SelectNotifications(ctx, ports.NotificationQuery{Start: ids[0], Limit: 10})
-	if err != nil || len(page) < 2 || page[0].ID != ids[0] || page[1].ID != ids[1] {
-		t.Fatalf("notifications %v, %v; want ids %v", page, err, ids)
+	if len(ids) != 1 {
+		t.Fatalf("insert returned ids %v; want the last event's only", ids)
 	}
+	page, err := r.SelectNotifications(ctx, ports.NotificationQuery{Stop: ids[0], Limit: 100})
+	if err != nil || len(page) < 2 || page[len(page)-1].ID != ids[0] {
+		t.Fatalf("notifications %v, %v; want the last at id %d", page, err, ids[0])
+	}
+	got := []ports.StoredEvent{page[len(page)-2].StoredEvent, page[len(page)-1].StoredEvent}
+	expectEvents(t, "the log's last two notifications", got, evs)
 }
 
 func TestConfigRegistry(t *testing.T) {

@@ -62,10 +62,11 @@
 //
 // # Cost
 //
-// Inserting a batch is one append. An append answers with the position of
-// its last event only, so returning the notification id of every event of
-// a batch of n > 1 events costs a read of the other n-1 events, about as
-// much as the append; Options.OmitNotificationIDs skips it. Selecting an
+// Inserting a batch is one append, which returns the notification id of
+// the batch's last event: an append answers with that position only.
+// Options.EveryNotificationID makes InsertEvents return every event's id,
+// which for a batch of n > 1 events costs a read of the other n-1 events,
+// about as much as the append. Selecting an
 // aggregate's events is one read. BenchmarkAdapter compares the recorder
 // with the same calls made with the client directly: beyond them, each call
 // costs the bookkeeping that makes Close safe and bounds the wait for an

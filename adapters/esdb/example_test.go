@@ -54,8 +54,15 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	// Notification ids are $all positions: increasing, with gaps.
-	fmt.Println("notification ids:", len(ids), ids[0] < ids[1])
+	// Notification ids are $all positions: increasing, with gaps. The
+	// append answers with its last event's, which InsertEvents returns
+	// (Options.EveryNotificationID returns every event's).
+	newest, err := rec.MaxNotificationID(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("notification ids:", len(ids), ids[0] == newest)
 
 	for e, err := range rec.SelectEvents(ctx, cart, ports.EventQuery{}) {
 		if err != nil {
@@ -79,7 +86,7 @@ func ExampleNew() {
 	}
 	fmt.Println(first.Event.StreamID, first.Event.EventType)
 	// Output:
-	// notification ids: 2 true
+	// notification ids: 1 true
 	// 0 CartOpened {"owner":"ada"}
 	// 1 ItemAdded {"sku":"tea","qty":2}
 	// shop-0b5c3f52-8d3e-4c1e-9a57-6a2f1e0d4c11 CartOpened

@@ -30,13 +30,14 @@ var (
 // Capabilities are what a Recorder with default options supports:
 // everything but contiguous notification ids (ids are $all commit
 // positions), batches of several aggregates (EventStoreDB appends
-// atomically to one stream only) and first versions other than 0
-// (versions are stream revisions).
+// atomically to one stream only), first versions other than 0 (versions
+// are stream revisions) and every event's id from InsertEvents (an append
+// answers with its last event's position only; see
+// Options.EveryNotificationID).
 var Capabilities = ports.Capabilities{
-	Subscriptions:             true,
-	Tracking:                  true,
-	Snapshots:                 true,
-	NotificationIDsFromInsert: true,
+	Subscriptions: true,
+	Tracking:      true,
+	Snapshots:     true,
 }
 
 // Options tunes a Recorder. The zero value, or nil, gives the defaults.
@@ -51,12 +52,15 @@ type Options struct {
 	// RetryDelay is the first pause between retries, doubled each time up
 	// to two seconds; default 50 ms.
 	RetryDelay time.Duration
-	// OmitNotificationIDs makes InsertEvents return no notification ids.
-	// An append answers with the position of its last event only, so the
-	// ids of the other events of a batch cost one more read; bulk writers
-	// that do not need them save it. The recorder then does not report the
-	// NotificationIDsFromInsert capability.
-	OmitNotificationIDs bool
+	// EveryNotificationID makes InsertEvents and the tracked inserts return
+	// the notification id of every event of a batch, and the recorder
+	// report the NotificationIDsFromInsert capability. An append answers
+	// with the position of its last event only, so the ids of the other
+	// events cost one read of the batch after its append. Without it,
+	// InsertEvents is one append and returns the last event's id only
+	// (enough to wait for a follower to catch up with the write), and
+	// the tracked inserts return nil.
+	EveryNotificationID bool
 	// CallTimeout bounds each wait for an answer from EventStoreDB within
 	// one attempt, beyond the client's own deadlines: the official client's
 	// answer to a call, the next event of a read, the next message of a
@@ -218,11 +222,11 @@ func checkApplication(app string) error {
 	return nil
 }
 
-// Capabilities returns the package's Capabilities, without
-// NotificationIDsFromInsert when Options.OmitNotificationIDs is set.
+// Capabilities returns the package's Capabilities, with
+// NotificationIDsFromInsert when Options.EveryNotificationID is set.
 func (r *Recorder) Capabilities() ports.Capabilities {
 	c := Capabilities
-	c.NotificationIDsFromInsert = !r.opts.OmitNotificationIDs
+	c.NotificationIDsFromInsert = r.opts.EveryNotificationID
 	return c
 }
 
@@ -259,8 +263,10 @@ const opInsert = "insert events"
 // Events of several aggregates in one batch fail with ports.ErrInvalid (and
 // ports.ErrNotSupported), because EventStoreDB appends atomically to one
 // stream only. Versions are stream revisions, so an aggregate's first
-// version must be 0. It returns the events' notification ids (their $all
-// commit positions) unless Options.OmitNotificationIDs is set.
+// version must be 0. It returns the notification id (the $all commit
+// position) of the batch's last event only, which the append's answer
+// holds, so a batch is one append; with Options.EveryNotificationID it
+// returns every event's id, in batch order, at the cost of one more read.
 func (r *Recorder) InsertEvents(ctx context.Context, events []ports.StoredEvent) ([]uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -279,8 +285,8 @@ func (r *Recorder) InsertEvents(ctx context.Context, events []ports.StoredEvent)
 	res, err := r.appendWithRetry(octx, stream, revisionAfter(expected), toEventData(events))
 	switch {
 	case err == nil:
-		if r.opts.OmitNotificationIDs {
-			return nil, nil
+		if !r.opts.EveryNotificationID {
+			return r.lastEventID(octx, stream, id, uint64(expected+int64(len(events))), res.CommitPosition)
 		}
 		return r.positions(octx, stream, id, uint64(expected+1), len(events), res.CommitPosition)
 	case isWrongVersion(err) && ctx.Err() == nil:
@@ -312,6 +318,17 @@ func (r *Recorder) positions(ctx context.Context, stream string, id uuid.UUID, f
 		ids = append(ids, last)
 	}
 	return ids, nil
+}
+
+// lastEventID returns, as a one-element slice, the commit position of the
+// event at revision rev of stream: last when the append's answer held it,
+// else read back (an answer without a position is not expected from
+// EventStoreDB, but read-your-writes must not depend on it).
+func (r *Recorder) lastEventID(ctx context.Context, stream string, id uuid.UUID, rev uint64, last uint64) ([]uint64, error) {
+	if last != 0 {
+		return []uint64{last}, nil
+	}
+	return r.positions(ctx, stream, id, rev, 1, 0)
 }
 
 // revisionAfter is the expected revision of an append that follows

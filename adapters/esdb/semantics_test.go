@@ -43,64 +43,114 @@ func TestTrackingOfCollidingNamesStaysApart(t *testing.T) {
 	}
 }
 
-// TestOmitNotificationIDsStillStoresEvents: with Options.OmitNotificationIDs
-// an insert returns no ids but stores every event, in single and
-// multi-event batches and with tracking.
-func TestOmitNotificationIDsStillStoresEvents(t *testing.T) {
-	c, _ := testServer(t)
-	ctx := testCtx(t)
-	app := appName("omit")
-	r := newRecorder(t, c, app, &adapter.Options{OmitNotificationIDs: true})
-	if r.Capabilities().NotificationIDsFromInsert {
-		t.Fatal("the recorder reports NotificationIDsFromInsert with OmitNotificationIDs set")
+// TestInsertReturnsLastIDUnlessEveryIDAsked: by default an insert is one
+// append, which reads nothing back, and returns the id of the batch's last
+// event only (tracked inserts return none); with
+// Options.EveryNotificationID it returns every event's id and the recorder
+// reports NotificationIDsFromInsert. Either way every event is stored, in
+// single and multi-event batches and with tracking.
+func TestInsertReturnsLastIDUnlessEveryIDAsked(t *testing.T) {
+	for _, every := range []bool{false, true} {
+		t.Run(map[bool]string{false: "default", true: "every-id"}[every], func(t *testing.T) {
+			c, srv := testServer(t)
+			ctx := testCtx(t)
+			app := appName("ids")
+			r := newRecorder(t, c, app, &adapter.Options{EveryNotificationID: every})
+			if got := r.Capabilities().NotificationIDsFromInsert; got != every {
+				t.Fatalf("NotificationIDsFromInsert is %v with EveryNotificationID %v", got, every)
+			}
+			single, multi, tracked := uuid.New(), uuid.New(), uuid.New()
+			var want []ports.StoredEvent
+			var returned [][]uint64
+			steps := []struct {
+				what  string
+				batch []ports.StoredEvent
+				t     *ports.Tracking
+			}{
+				{"one event", eventsOf(single, 0, 1, "single"), nil},
+				{"a second single event", eventsOf(single, 1, 1, "single"), nil},
+				{"a batch of three", eventsOf(multi, 0, 3, "multi"), nil},
+				{"one event with tracking", eventsOf(tracked, 0, 1, "tracked"), &ports.Tracking{ApplicationName: "up", NotificationID: 1}},
+				{"three events with tracking", eventsOf(tracked, 1, 3, "tracked"), &ports.Tracking{ApplicationName: "up", NotificationID: 2}},
+			}
+			for _, step := range steps {
+				var ids []uint64
+				var err error
+				var sent uint64
+				if srv != nil {
+					sent = srv.RecordsSent()
+				}
+				if step.t != nil {
+					ids, err = r.InsertEventsWithTracking(ctx, step.batch, *step.t)
+				} else {
+					ids, err = r.InsertEvents(ctx, step.batch)
+					if srv != nil && !every && srv.RecordsSent() != sent {
+						t.Errorf("%s: the insert read %d records back; want one append and no read", step.what, srv.RecordsSent()-sent)
+					}
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", step.what, err)
+				}
+				want = append(want, step.batch...)
+				returned = append(returned, ids)
+			}
+			// The log is read only now: a read's last records may still be
+			// counted as sent after it returns, which would blur the count
+			// of the next insert.
+			logged := notificationIDsOf(t, ctx, r)
+			for i, step := range steps {
+				batchIDs, ids := logged[:len(step.batch)], returned[i]
+				logged = logged[len(step.batch):]
+				switch {
+				case every:
+					if !slices.Equal(ids, batchIDs) {
+						t.Errorf("%s: returned ids %v; the log holds %v", step.what, ids, batchIDs)
+					}
+				case step.t != nil:
+					if ids != nil {
+						t.Errorf("%s: a tracked insert returned ids %v without EveryNotificationID", step.what, ids)
+					}
+				default:
+					if !slices.Equal(ids, batchIDs[len(batchIDs)-1:]) {
+						t.Errorf("%s: returned ids %v; want only the last event's id, %d", step.what, ids, batchIDs[len(batchIDs)-1])
+					}
+				}
+			}
+			expectEvents(t, "single", selectAll(t, ctx, r, single), eventsOf(single, 0, 2, "single"))
+			expectEvents(t, "multi", selectAll(t, ctx, r, multi), eventsOf(multi, 0, 3, "multi"))
+			expectEvents(t, "tracked", selectAll(t, ctx, r, tracked), eventsOf(tracked, 0, 4, "tracked"))
+			ns, err := r.SelectNotifications(ctx, ports.NotificationQuery{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]ports.StoredEvent, len(ns))
+			for i, n := range ns {
+				got[i] = n.StoredEvent
+			}
+			expectEvents(t, "the notification log", got, want)
+			if max, err := r.MaxTrackingID(ctx, "up"); err != nil || max != 2 {
+				t.Fatalf("tracking: %d, %v; want 2", max, err)
+			}
+			// What the database holds, read with the client itself.
+			if recs := recordsInAll(t, ctx, c, aggregateStream(app, multi)); len(recs) != 3 {
+				t.Fatalf("$all holds %d records of the three-event batch", len(recs))
+			}
+		})
 	}
-	single, multi, tracked := uuid.New(), uuid.New(), uuid.New()
-	var want []ports.StoredEvent
-	for _, step := range []struct {
-		what  string
-		batch []ports.StoredEvent
-		t     *ports.Tracking
-	}{
-		{"one event", eventsOf(single, 0, 1, "single"), nil},
-		{"a second single event", eventsOf(single, 1, 1, "single"), nil},
-		{"a batch of three", eventsOf(multi, 0, 3, "multi"), nil},
-		{"one event with tracking", eventsOf(tracked, 0, 1, "tracked"), &ports.Tracking{ApplicationName: "up", NotificationID: 1}},
-		{"three events with tracking", eventsOf(tracked, 1, 3, "tracked"), &ports.Tracking{ApplicationName: "up", NotificationID: 2}},
-	} {
-		var ids []uint64
-		var err error
-		if step.t != nil {
-			ids, err = r.InsertEventsWithTracking(ctx, step.batch, *step.t)
-		} else {
-			ids, err = r.InsertEvents(ctx, step.batch)
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", step.what, err)
-		}
-		if ids != nil {
-			t.Fatalf("%s: returned ids %v with OmitNotificationIDs set", step.what, ids)
-		}
-		want = append(want, step.batch...)
-	}
-	expectEvents(t, "single", selectAll(t, ctx, r, single), eventsOf(single, 0, 2, "single"))
-	expectEvents(t, "multi", selectAll(t, ctx, r, multi), eventsOf(multi, 0, 3, "multi"))
-	expectEvents(t, "tracked", selectAll(t, ctx, r, tracked), eventsOf(tracked, 0, 4, "tracked"))
+}
+
+// notificationIDsOf returns the ids of the first 100 notifications of r.
+func notificationIDsOf(t *testing.T, ctx context.Context, r ports.ApplicationRecorder) []uint64 {
+	t.Helper()
 	ns, err := r.SelectNotifications(ctx, ports.NotificationQuery{Limit: 100})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("SelectNotifications: %v", err)
 	}
-	got := make([]ports.StoredEvent, len(ns))
+	ids := make([]uint64, len(ns))
 	for i, n := range ns {
-		got[i] = n.StoredEvent
+		ids[i] = n.ID
 	}
-	expectEvents(t, "the notification log", got, want)
-	if max, err := r.MaxTrackingID(ctx, "up"); err != nil || max != 2 {
-		t.Fatalf("tracking: %d, %v; want 2", max, err)
-	}
-	// What the database holds, read with the client itself.
-	if recs := recordsInAll(t, ctx, c, aggregateStream(app, multi)); len(recs) != 3 {
-		t.Fatalf("$all holds %d records of the three-event batch", len(recs))
-	}
+	return ids
 }
 
 // TestFaultSubscribeResumesBeforeEarlyCheckpoint: the connection breaks
