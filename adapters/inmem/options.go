@@ -34,7 +34,8 @@ type Options struct {
 	// AnyInitialVersion (so the application refuses a type whose
 	// InitialVersion is not 0, as it does on EventStoreDB) and no
 	// ContiguousNotificationIDs (ids stay contiguous in memory, but code
-	// must not count on it). What stays different: the EventStoreDB
+	// must not count on it), and no NotificationIDsFromInsert: InsertEvents
+	// returns the last event's id only. What stays different: the EventStoreDB
 	// server's maximum append size (ErrTooLarge there), deleted streams,
 	// and failures of the network and of the server, which memory does
 	// not have.

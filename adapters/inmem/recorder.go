@@ -171,10 +171,9 @@ func readBlock(left, n int) int {
 func (r *Recorder) Capabilities() ports.Capabilities {
 	if r.opts.LikeEventStoreDB {
 		return ports.Capabilities{
-			Subscriptions:             true,
-			Tracking:                  true,
-			Snapshots:                 true,
-			NotificationIDsFromInsert: true,
+			Subscriptions: true,
+			Tracking:      true,
+			Snapshots:     true,
 		}
 	}
 	return ports.Capabilities{
@@ -197,9 +196,14 @@ const (
 // InsertEvents stores events atomically; see ports.AggregateRecorder. Events
 // of several aggregates may share one batch, unless
 // Options.LikeEventStoreDB is set. It returns the notification id
-// of each event.
+// of each event; with Options.LikeEventStoreDB only the last one, as the
+// EventStoreDB adapter does by default.
 func (r *Recorder) InsertEvents(ctx context.Context, events []ports.StoredEvent) ([]uint64, error) {
-	return r.insert(ctx, events, nil, nil)
+	ids, err := r.insert(ctx, events, nil, nil)
+	if r.opts.LikeEventStoreDB && len(ids) > 1 {
+		ids = ids[len(ids)-1:]
+	}
+	return ids, err
 }
 
 // InsertEventsWithTracking stores events and t atomically; see

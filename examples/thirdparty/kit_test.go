@@ -38,6 +38,7 @@ func TestMyAdapterConforms(t *testing.T) {
 			Tracking:                    true,
 			Snapshots:                   true,
 			NotificationIDsFromInsert:   true,
+			AnyInitialVersion:           true,
 		},
 		// Fail, rather than warn, when the recorder reports a capability
 		// left undeclared here: its rules would be skipped unnoticed.
