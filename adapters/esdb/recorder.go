@@ -368,7 +368,29 @@ func (r *Recorder) appendWithRetry(ctx context.Context, stream string, exp esdb.
 	var res *esdb.WriteResult
 	err := r.retry(ctx, func() error {
 		w, l, err := guard(ctx, r, func(ctx context.Context, cl *esdb.Client) (*esdb.WriteResult, error) {
-			return cl.AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp}, data...)
+			// Client v4.2.0 reads an append's header metadata after a
+			// failed send while gRPC writes it from the goroutine that
+			// watches the call's context: cancelling an append in flight
+			// is a data race inside the client. So an append is not
+			// cancelled by its caller; abandoned (its caller gone), it
+			// ends by itself, within CallTimeout, or at Close. Its outcome
+			// was unknown to that caller either way.
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.callTimeout())
+			defer cancel()
+			// Close cancels it: once ctx has the cause Close gives it (so
+			// the call fails as closed), or, for an append abandoned
+			// before, at once.
+			defer context.AfterFunc(ctx, func() {
+				if errors.Is(context.Cause(ctx), errClosed) {
+					cancel()
+				}
+			})()
+			defer context.AfterFunc(r.closing, func() {
+				if ctx.Err() != nil {
+					cancel()
+				}
+			})()
+			return cl.AppendToStream(actx, stream, esdb.AppendToStreamOptions{ExpectedRevision: exp}, data...)
 		}, nil)
 		if err == nil {
 			l.end()
