@@ -120,7 +120,13 @@ func (p *Projection) run(ctx context.Context, reader *EventReader, topics []stri
 			if !errors.Is(err, ports.ErrIntegrity) {
 				return fmt.Errorf("projection of %s: processing notification %d (%s): %w", p.upstream, e.NotificationID, e.Topic, err)
 			}
-			if done, herr := p.view.HasTrackingID(ctx, p.upstream, e.NotificationID); herr != nil || !done {
+			done, herr := p.view.HasTrackingID(ctx, p.upstream, e.NotificationID)
+			if herr != nil {
+				// Stopped while it looked, most often: that is the
+				// error to return, not the refusal.
+				return fmt.Errorf("projection of %s: looking up the tracking of notification %d: %w", p.upstream, e.NotificationID, herr)
+			}
+			if !done {
 				return fmt.Errorf("projection of %s: processing notification %d (%s): %w", p.upstream, e.NotificationID, e.Topic, err)
 			}
 		}
