@@ -12,26 +12,9 @@ import (
 	"github.com/streamwright/eventsourcing/adapters/esdb"
 	"github.com/streamwright/eventsourcing/adapters/inmem"
 	"github.com/streamwright/eventsourcing/app"
+	"github.com/streamwright/eventsourcing/internal/errtext"
 	"github.com/streamwright/eventsourcing/ports"
 )
-
-// repeatedSegment returns a part of msg, between ": " or "; " separators,
-// that occurs more than once, or "": the mark of an error wrapped with one
-// it already holds.
-func repeatedSegment(msg string) string {
-	seen := map[string]bool{}
-	for _, part := range strings.Split(strings.ReplaceAll(msg, "; ", ": "), ": ") {
-		part = strings.TrimSpace(part)
-		if len(part) < 4 {
-			continue
-		}
-		if seen[part] {
-			return part
-		}
-		seen[part] = true
-	}
-	return ""
-}
 
 // TestCommonFailuresMatchTheirClassAndSayItOnce runs the failures an
 // application meets most (bad settings, an unreachable store, a conflict,
@@ -100,7 +83,7 @@ func TestCommonFailuresMatchTheirClassAndSayItOnce(t *testing.T) {
 		if !strings.Contains(msg, f.says) {
 			t.Errorf("%s: %q does not say %q", f.what, msg, f.says)
 		}
-		if s := repeatedSegment(msg); s != "" {
+		if s := errtext.Repeated(msg); s != "" {
 			t.Errorf("%s: %q repeats %q", f.what, msg, s)
 		}
 		t.Logf("%s: %s", f.what, msg)

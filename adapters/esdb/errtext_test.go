@@ -13,36 +13,9 @@ import (
 	"github.com/google/uuid"
 
 	adapter "github.com/streamwright/eventsourcing/adapters/esdb"
+	"github.com/streamwright/eventsourcing/internal/errtext"
 	"github.com/streamwright/eventsourcing/ports"
 )
-
-// repeatedSegment returns a part of msg, between ": " or "; " separators,
-// that occurs more than once, or "". Wrapping an error with an error it
-// already holds shows as such a repeat ("context deadline exceeded:
-// context deadline exceeded").
-func repeatedSegment(msg string) string {
-	seen := map[string]bool{}
-	for _, part := range strings.Split(strings.ReplaceAll(msg, "; ", ": "), ": ") {
-		part = strings.TrimSpace(part)
-		if len(part) < 4 {
-			continue
-		}
-		if seen[part] {
-			return part
-		}
-		seen[part] = true
-	}
-	return ""
-}
-
-func TestRepeatedSegmentFindsDuplicatedWrapping(t *testing.T) {
-	if s := repeatedSegment("eventsourcing: ping: context deadline exceeded: context deadline exceeded"); s != "context deadline exceeded" {
-		t.Errorf("repeatedSegment found %q, want the deadline", s)
-	}
-	if s := repeatedSegment("eventsourcing: ping: context deadline exceeded; last connection attempt: connection refused"); s != "" {
-		t.Errorf("repeatedSegment found %q in a message without repeats", s)
-	}
-}
 
 // refusedAddr returns a loopback address nothing listens on, so that every
 // connection attempt is refused.
@@ -76,7 +49,7 @@ func checkErrText(t *testing.T, what string, err error, want error) {
 	if strings.Contains(msg, "already closed") {
 		t.Errorf("%s: %q blames a closed connection, not the refused one", what, msg)
 	}
-	if s := repeatedSegment(msg); s != "" {
+	if s := errtext.Repeated(msg); s != "" {
 		t.Errorf("%s: %q repeats %q", what, msg, s)
 	}
 }
