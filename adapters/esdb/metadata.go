@@ -18,50 +18,8 @@ func encodeMetadata(m ports.Metadata) []byte {
 	if len(m) == 0 {
 		return nil
 	}
-	n := 2
-	for k, v := range m {
-		n += len(k) + len(v) + 6
-	}
-	b := make([]byte, 0, n)
-	b = append(b, '{')
-	for k, v := range m {
-		if len(b) > 1 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, k)
-		b = append(b, ':')
-		b = appendJSONString(b, v)
-	}
-	return append(b, '}')
-}
-
-// appendJSONString appends s, valid UTF-8, as a JSON string.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	b, _ := json.Marshal(map[string]string(m)) // strings cannot fail
+	return b
 }
 
 // decodeMetadata reads an event's metadata. Metadata this package did not

@@ -8,8 +8,8 @@ import (
 	"github.com/streamwright/eventsourcing/ports"
 )
 
-// FuzzMetadataJSON holds the hand-written metadata encoder to
-// encoding/json: what it writes is a JSON object that decodes to the same
+// FuzzMetadataJSON holds the metadata codec to its round trip: what
+// encodeMetadata writes is a JSON object that decodes to the same
 // entries, and decodeMetadata reads them back.
 func FuzzMetadataJSON(f *testing.F) {
 	for _, s := range [][3]string{
