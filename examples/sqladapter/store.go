@@ -91,7 +91,9 @@ type Store struct {
 // dsn is a file path ("events.db", "/var/lib/app/events.db") or a "file:"
 // URI with query parameters of the modernc.org/sqlite driver. Open adds
 // WAL journaling, a busy timeout and immediate (write-locking)
-// transactions to it; see the README for why. ":memory:" opens a private
+// transactions to it; see the README for why. A dsn that sets _txlock or
+// journal_mode itself fails with ports.ErrConfiguration: the store's
+// guarantees rest on those two. ":memory:" opens a private
 // temporary database, shared by the Store's connections and removed at
 // Close: a file in the system's temporary directory, since SQLite's own
 // in-memory databases are either one per connection or without WAL.
@@ -102,6 +104,9 @@ type Store struct {
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, fmt.Errorf("%w: sqladapter: empty database name (give a file path or a file: URI)", ports.ErrConfiguration)
+	}
+	if _, query, _ := strings.Cut(dsn, "?"); strings.Contains(query, "_txlock") || strings.Contains(query, "journal_mode") {
+		return nil, fmt.Errorf("%w: sqladapter: %q sets _txlock or journal_mode, which the store sets itself (immediate, WAL)", ports.ErrConfiguration, dsn)
 	}
 	name, temp := dsn, ""
 	if dsn == ":memory:" {

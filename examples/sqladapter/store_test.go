@@ -198,3 +198,25 @@ func TestRecorderCloseEndsItsSubscriptionAndLeavesTheStoreOpen(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+func TestOpenRefusesADSNThatOverridesTheLockingOrJournal(t *testing.T) {
+	dir := t.TempDir()
+	for _, q := range []string{"?_txlock=deferred", "?_pragma=journal_mode(DELETE)"} {
+		dsn := "file:" + filepath.Join(dir, "events.db") + q
+		s, err := sqladapter.Open(t.Context(), dsn)
+		if err == nil {
+			s.Close()
+		}
+		if !errors.Is(err, ports.ErrConfiguration) {
+			t.Errorf("Open(%q): err = %v, want ports.ErrConfiguration", dsn, err)
+		}
+	}
+	// Other driver parameters pass through.
+	s, err := sqladapter.Open(t.Context(), "file:"+filepath.Join(dir, "events.db")+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
