@@ -40,7 +40,7 @@ func TestConformance(t *testing.T) {
 				},
 			}, nil
 		},
-		Capabilities:       sqladapter.Capabilities,
+		Capabilities:       sqladapter.Capabilities(),
 		StrictCapabilities: true,
 		// A subscription here holds no connection while it waits (it
 		// waits on a channel and a timer), so no transport can time it

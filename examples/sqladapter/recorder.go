@@ -4,14 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"iter"
 	"math"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/streamwright/eventsourcing/ports"
 )
@@ -54,7 +56,7 @@ type Recorder struct {
 // log; the recorder is a process and snapshot recorder; and an
 // aggregate's first version may be any.
 func (r *Recorder) Capabilities() ports.Capabilities {
-	return Capabilities
+	return Capabilities()
 }
 
 // Application returns the name of the recorder's application.
@@ -278,7 +280,8 @@ func (r *Recorder) append(ctx context.Context, tx *sql.Tx, events []ports.Stored
 // isConstraint reports whether err is SQLite's refusal of a row that
 // breaks a unique key.
 func isConstraint(err error) bool {
-	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+	var e *sqlite.Error
+	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
 // selectPage is how many rows one query of SelectEvents or Subscribe
@@ -378,13 +381,16 @@ func (r *Recorder) selectEvents(ctx context.Context, query string, id uuid.UUID,
 	return page, nil
 }
 
-// Capabilities are those every Recorder reports: all of them.
-var Capabilities = ports.Capabilities{
-	ContiguousNotificationIDs:   true,
-	AtomicMultiAggregateBatches: true,
-	Subscriptions:               true,
-	Tracking:                    true,
-	Snapshots:                   true,
-	NotificationIDsFromInsert:   true,
-	AnyInitialVersion:           true,
+// Capabilities returns the capabilities every Recorder reports, all of
+// them, for a conformance harness to declare.
+func Capabilities() ports.Capabilities {
+	return ports.Capabilities{
+		ContiguousNotificationIDs:   true,
+		AtomicMultiAggregateBatches: true,
+		Subscriptions:               true,
+		Tracking:                    true,
+		Snapshots:                   true,
+		NotificationIDsFromInsert:   true,
+		AnyInitialVersion:           true,
+	}
 }

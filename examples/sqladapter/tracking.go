@@ -72,8 +72,10 @@ func (r *Recorder) InsertTracking(ctx context.Context, t ports.Tracking) error {
 // already covers t.NotificationID, update is not run and the error matches
 // ports.ErrIntegrity, which app.Projection expects of a view. An error
 // from update rolls back its writes and the tracking, and is returned as
-// it is. update must write through tx only, and must not commit or roll it
-// back. A t that ports.CheckTracking refuses fails with ports.ErrInvalid.
+// it is. update must write through tx only, must not commit or roll it
+// back, and must not call the write methods of this Store's recorders,
+// which wait for the write lock that the transaction holds. A t that
+// ports.CheckTracking refuses fails with ports.ErrInvalid.
 func (r *Recorder) ProcessWithTracking(ctx context.Context, t ports.Tracking, update func(tx *sql.Tx) error) error {
 	if err := ports.CheckTracking(t); err != nil {
 		return err
