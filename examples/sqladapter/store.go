@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/streamwright/eventsourcing/ports"
 )
@@ -98,8 +99,9 @@ type Store struct {
 // Close: a file in the system's temporary directory, since SQLite's own
 // in-memory databases are either one per connection or without WAL.
 //
-// An empty dsn fails with ports.ErrConfiguration; a database that cannot be
-// opened or whose schema cannot be created fails with an error matching
+// An empty dsn, or one naming a file that cannot be opened (a missing
+// directory, no permission) or that is not a database, fails with
+// ports.ErrConfiguration; another failure to create the schema with
 // ports.ErrUnavailable.
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	if strings.TrimSpace(dsn) == "" {
@@ -139,7 +141,14 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("sqladapter: opening %q: %w", dsn, ctx.Err())
 		}
-		return nil, fmt.Errorf("%w: sqladapter: opening %q: %v", ports.ErrUnavailable, dsn, err)
+		kind := ports.ErrUnavailable
+		var e *sqlite.Error
+		if errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_CANTOPEN || e.Code()&0xff == sqlite3.SQLITE_NOTADB) {
+			// No such directory, no permission, not a database: the name
+			// must change before a retry can succeed.
+			kind = ports.ErrConfiguration
+		}
+		return nil, fmt.Errorf("%w: sqladapter: opening %q: %v", kind, dsn, err)
 	}
 	return &Store{db: db, temp: temp, write: make(chan struct{}, 1), changed: make(chan struct{}), done: make(chan struct{})}, nil
 }
@@ -151,10 +160,11 @@ func removeTemp(dir string) {
 	}
 }
 
-// DB returns the Store's database, for the queries of read models: their
-// tables live in the same database, and ProcessWithTracking writes them.
-// Write to it only through ProcessWithTracking (or a transaction begun on
-// it), and never close it: Close does.
+// DB returns the Store's database, for the read models whose tables live
+// beside the events: create their tables and query them through it, and
+// write their rows with ProcessWithTracking, so that each update commits
+// with its tracking. Never write the adapter's own tables (events,
+// tracking, snapshots) and never close it: Close does.
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Close ends the subscriptions and waits of the Store's recorders (they

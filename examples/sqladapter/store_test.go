@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -218,5 +219,22 @@ func TestOpenRefusesADSNThatOverridesTheLockingOrJournal(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestOpenOfAnUnusableFileFailsAsConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	notDB := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notDB, []byte("these are not the pages of a database, only some text that is long enough to be read as a header"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, dsn := range []string{filepath.Join(dir, "missing", "events.db"), notDB} {
+		s, err := sqladapter.Open(t.Context(), dsn)
+		if err == nil {
+			s.Close()
+		}
+		if !errors.Is(err, ports.ErrConfiguration) || !strings.Contains(err.Error(), dsn) {
+			t.Errorf("Open(%q): err = %v, want ports.ErrConfiguration naming the file", dsn, err)
+		}
 	}
 }
