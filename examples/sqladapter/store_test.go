@@ -238,3 +238,21 @@ func TestOpenOfAnUnusableFileFailsAsConfiguration(t *testing.T) {
 		}
 	}
 }
+
+func TestPingAnswersUntilClose(t *testing.T) {
+	ctx := t.Context()
+	s, err := sqladapter.Open(ctx, filepath.Join(t.TempDir(), "events.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p ports.Pinger = s.Recorder("app")
+	if err := p.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Ping(ctx); !errors.Is(err, ports.ErrClosed) {
+		t.Fatalf("Ping after Close: err = %v, want ports.ErrClosed", err)
+	}
+}
