@@ -45,7 +45,10 @@ import (
 	"github.com/streamwright/eventsourcing/app"
 	"github.com/streamwright/eventsourcing/ports"
 
-	_ "github.com/streamwright/eventsourcing/adapters/esdb" // registers "eventstoredb"
+	// The write side's store is chosen by name (PERSISTENCE_MODULE), as a
+	// database/sql driver is: these imports register the names.
+	_ "github.com/streamwright/eventsourcing/adapters/esdb"  // "eventstoredb"
+	_ "github.com/streamwright/eventsourcing/adapters/inmem" // "inmem"
 )
 
 // Config is the service's configuration.

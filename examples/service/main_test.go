@@ -19,7 +19,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/streamwright/eventsourcing/adapters/esdb/esdbtest"
-	"github.com/streamwright/eventsourcing/adapters/inmem"
 	"github.com/streamwright/eventsourcing/ports"
 
 	"example.com/service/readmodel"
@@ -43,9 +42,7 @@ type backend struct {
 func backends(t *testing.T) []backend {
 	bs := []backend{
 		{"inmem", func(t *testing.T) Config {
-			// The recorder outlives each service started over it, as a
-			// store does, so that a restart finds what was saved.
-			return Config{Application: "Catalogue", Env: map[string]string{"PERSISTENCE_MODULE": "inmem"}, Recorder: inmem.New()}
+			return Config{Application: "Catalogue", Env: map[string]string{"PERSISTENCE_MODULE": "inmem"}}
 		}},
 		{"esdbtest", func(t *testing.T) Config {
 			srv, err := esdbtest.NewServer(nil)
@@ -64,6 +61,17 @@ func backends(t *testing.T) []backend {
 		}})
 	}
 	return bs
+}
+
+// openInmem opens an in-memory store through the registry, as the service
+// does, so that the tests see the modules main registers and no other.
+func openInmem(t *testing.T) ports.ApplicationRecorder {
+	t.Helper()
+	r, err := ports.Open(context.Background(), "inmem", ports.Config{Application: "Catalogue"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // service is a running service, started as main starts it.
@@ -375,6 +383,11 @@ func testBadInput(t *testing.T, s *service) {
 
 func testRestart(t *testing.T, cfg Config) {
 	cfg.ReadModelDSN = filepath.Join(t.TempDir(), "read.db")
+	if cfg.Env["PERSISTENCE_MODULE"] == "inmem" {
+		// An in-memory store opened by the service ends with it; this one
+		// outlives each service started over it, as a database does.
+		cfg.Recorder = openInmem(t)
+	}
 	s := start(t, cfg)
 	w := s.must(http.StatusCreated, "POST", "/products", `{"name": "Rooibos", "price_cents": 300, "stock": 20}`)
 	for range 3 {
@@ -404,13 +417,13 @@ func testRestart(t *testing.T, cfg Config) {
 // up to the old tracking.
 func TestReadModelOfAnotherStoreIsRefused(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "read.db")
-	cfg := Config{Application: "Catalogue", Env: map[string]string{"PERSISTENCE_MODULE": "inmem"}, Recorder: inmem.New(), ReadModelDSN: dsn}
+	cfg := Config{Application: "Catalogue", Env: map[string]string{"PERSISTENCE_MODULE": "inmem"}, Recorder: openInmem(t), ReadModelDSN: dsn}
 	s := start(t, cfg)
 	w := s.must(http.StatusCreated, "POST", "/products", `{"name": "Earl Grey", "price_cents": 350, "stock": 1}`)
 	s.list(w.Position)
 	s.shutdown()
 
-	cfg.Recorder = inmem.New()
+	cfg.Recorder = openInmem(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
