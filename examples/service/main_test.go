@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -11,8 +12,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -456,5 +459,67 @@ func TestConfigFromEnv(t *testing.T) {
 		}); !errors.Is(err, ports.ErrInvalid) || !strings.Contains(err.Error(), "SERVICE_WAIT_TIMEOUT") {
 			t.Errorf("SERVICE_WAIT_TIMEOUT=%q: %v; want ErrInvalid naming it", bad, err)
 		}
+	}
+}
+
+// TestSignalStopsTheService builds the command and runs it as a user
+// would, then sends it SIGTERM (and another SIGINT): each must stop
+// serving, close everything and exit with status 0.
+func TestSignalStopsTheService(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "service")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(bin)
+			for _, kv := range os.Environ() {
+				if name, _, _ := strings.Cut(kv, "="); name != "PERSISTENCE_MODULE" && !strings.HasPrefix(name, "EVENTSTOREDB_") {
+					cmd.Env = append(cmd.Env, kv)
+				}
+			}
+			cmd.Env = append(cmd.Env, "SERVICE_ADDR=127.0.0.1:0")
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			lines := make(chan string)
+			go func() {
+				defer close(lines)
+				sc := bufio.NewScanner(stderr)
+				for sc.Scan() {
+					lines <- sc.Text()
+				}
+			}()
+			var log []string
+			addr := ""
+			for addr == "" {
+				l, ok := <-lines
+				if !ok {
+					t.Fatalf("the service ended before serving: %v\n%s", cmd.Wait(), strings.Join(log, "\n"))
+				}
+				log = append(log, l)
+				if _, a, found := strings.Cut(l, " addr="); found && strings.Contains(l, "serving") {
+					addr, _, _ = strings.Cut(a, " ")
+				}
+			}
+			s := &service{t: t, base: "http://" + addr}
+			s.must(http.StatusCreated, "POST", "/products", `{"name": "Assam", "price_cents": 400}`)
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			for l := range lines {
+				log = append(log, l)
+			}
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("after %v: %v\n%s", sig, err, strings.Join(log, "\n"))
+			}
+			if !strings.Contains(log[len(log)-1], "stopped") {
+				t.Errorf("after %v the log ends with %q, want the service's stop", sig, log[len(log)-1])
+			}
+		})
 	}
 }
