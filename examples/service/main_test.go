@@ -221,6 +221,7 @@ func TestService(t *testing.T) {
 			t.Run("StaleIfMatchIsConflictAndStoresNothing", func(t *testing.T) { testStaleIfMatch(t, start(t, b.config(t))) })
 			t.Run("UnknownIDIsNotFound", func(t *testing.T) { testUnknownID(t, start(t, b.config(t))) })
 			t.Run("BadInputIsBadRequestAndStoresNothing", func(t *testing.T) { testBadInput(t, start(t, b.config(t))) })
+			t.Run("ConcurrentCommandsApplyOrConflict", func(t *testing.T) { testConcurrent(t, start(t, b.config(t))) })
 			t.Run("RestartResumesReadModelExactlyOnce", func(t *testing.T) { testRestart(t, b.config(t)) })
 		})
 	}
@@ -381,6 +382,64 @@ func testBadInput(t *testing.T, s *service) {
 	got := s.list(last.Position)
 	if len(got) != 2 || got[w.ID].Stock != 4 || got[last.ID].Name != "Matcha" {
 		t.Errorf("read model holds %+v; want Sencha with 4 in stock and Matcha only", got)
+	}
+}
+
+// testConcurrent sends sales of one product at the same time, without
+// If-Match: each either applies or loses the race to another and is
+// refused with 409, storing nothing, never a 500; the stock and the read
+// model count exactly the sales that applied.
+func testConcurrent(t *testing.T, s *service) {
+	w := s.must(http.StatusCreated, "POST", "/products", `{"name": "Darjeeling", "price_cents": 800, "stock": 100}`)
+	const n = 12
+	type outcome struct {
+		status int
+		body   written
+		code   string
+	}
+	outcomes := make(chan outcome, n)
+	for range n {
+		go func() {
+			res, err := http.Post(s.base+"/products/"+w.ID+"/sell", "application/json", strings.NewReader(`{"quantity": 1}`))
+			if err != nil {
+				outcomes <- outcome{code: err.Error()}
+				return
+			}
+			defer res.Body.Close()
+			var o outcome
+			o.status = res.StatusCode
+			b, _ := io.ReadAll(res.Body)
+			if o.status == http.StatusOK {
+				_ = json.Unmarshal(b, &o.body)
+			} else {
+				var e struct{ Error string }
+				_ = json.Unmarshal(b, &e)
+				o.code = e.Error
+			}
+			outcomes <- o
+		}()
+	}
+	sold, conflicts := int64(0), 0
+	var last uint64
+	for range n {
+		o := <-outcomes
+		switch {
+		case o.status == http.StatusOK:
+			sold++
+			last = max(last, o.body.Position)
+		case o.status == http.StatusConflict && o.code == "version_conflict":
+			conflicts++
+		default:
+			t.Errorf("concurrent sale: %d %s; want 200, or 409 version_conflict", o.status, o.code)
+		}
+	}
+	t.Logf("%d sales applied, %d lost the race", sold, conflicts)
+	g := s.do("GET", "/products/"+w.ID, "")
+	if want := fmt.Sprintf(`"stock":%d`, 100-sold); !strings.Contains(string(g.body), want) || g.header.Get("ETag") != fmt.Sprintf(`"%d"`, 1+sold) {
+		t.Errorf("product after %d sales: %s ETag %s", sold, g.body, g.header.Get("ETag"))
+	}
+	if got := s.list(last)[w.ID]; got.UnitsSold != sold || got.Stock != 100-sold {
+		t.Errorf("read model after %d sales: %+v", sold, got)
 	}
 }
 
