@@ -56,6 +56,9 @@ func backends(t *testing.T) []backend {
 			return Config{Application: "Catalogue", Env: map[string]string{"PERSISTENCE_MODULE": "eventstoredb", "EVENTSTOREDB_URI": srv.Addr()}}
 		}},
 	}
+	bs = append(bs, backend{"sqlite", func(t *testing.T) Config {
+		return Config{Application: "Catalogue", Env: map[string]string{"PERSISTENCE_MODULE": "sqlite", "SQLITE_DSN": filepath.Join(t.TempDir(), "write.db")}}
+	}})
 	if uri := os.Getenv("EVENTSTOREDB_URI"); uri != "" {
 		bs = append(bs, backend{"eventstoredb", func(t *testing.T) Config {
 			// A name of its own per test keeps earlier runs' products
