@@ -99,17 +99,22 @@ func (r *Recorder) MaxNotificationID(ctx context.Context) (uint64, error) {
 	if err := r.usable(ctx, opMaxNotification); err != nil {
 		return 0, err
 	}
+	return r.newestID(ctx, opMaxNotification)
+}
+
+// newestID returns the newest notification id of the application, or 0.
+func (r *Recorder) newestID(ctx context.Context, op string) (uint64, error) {
 	var id int64
 	err := r.s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(notification_id), 0) FROM events WHERE application = ?`, r.app).Scan(&id)
 	if err != nil {
-		return 0, r.fail(ctx, opMaxNotification, err)
+		return 0, r.fail(ctx, op, err)
 	}
 	return uint64(id), nil
 }
 
 // Subscribe yields the notifications after id after, then new ones as they
 // are committed; see ports.ApplicationRecorder. It reads the log in pages
-// of the ids after the last one it yielded; once caught up it waits for a
+// of the ids after the last one it looked at; once caught up it waits for a
 // commit of this Store, which wakes it at once, or for PollInterval, after
 // which it looks for commits of other processes on the same file. Writes
 // commit in id order under the write lock, so each page is a gap-free
@@ -131,23 +136,37 @@ func (r *Recorder) Subscribe(ctx context.Context, after uint64, topics ...string
 				return
 			}
 			if after < maxID {
-				page, err := r.notifications(ctx, opSubscribe, int64(after)+1, maxID, selectPage, topics)
+				// The newest id first: commits happen in id order, so
+				// every id up to it is committed and the page query below
+				// sees them all. A page that is not full has then covered
+				// every id up to it, and the next query starts past it
+				// even when no notification matched the topics: a quiet
+				// filtered subscription does not rescan what it skipped.
+				newest, err := r.newestID(ctx, opSubscribe)
 				if err != nil {
 					yield(ports.Notification{}, err)
 					return
 				}
-				for _, n := range page {
-					if err := r.usable(ctx, opSubscribe); err != nil {
+				if newest > after {
+					page, err := r.notifications(ctx, opSubscribe, int64(after)+1, int64(newest), selectPage, topics)
+					if err != nil {
 						yield(ports.Notification{}, err)
 						return
 					}
-					if !yield(n, nil) {
-						return
+					for _, n := range page {
+						if err := r.usable(ctx, opSubscribe); err != nil {
+							yield(ports.Notification{}, err)
+							return
+						}
+						if !yield(n, nil) {
+							return
+						}
+						after = n.ID
 					}
-					after = n.ID
-				}
-				if len(page) == selectPage {
-					continue // more to catch up on
+					if len(page) == selectPage {
+						continue // more to catch up on
+					}
+					after = newest
 				}
 			}
 			if poll == nil {

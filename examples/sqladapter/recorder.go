@@ -54,15 +54,7 @@ type Recorder struct {
 // log; the recorder is a process and snapshot recorder; and an
 // aggregate's first version may be any.
 func (r *Recorder) Capabilities() ports.Capabilities {
-	return ports.Capabilities{
-		ContiguousNotificationIDs:   true,
-		AtomicMultiAggregateBatches: true,
-		Subscriptions:               true,
-		Tracking:                    true,
-		Snapshots:                   true,
-		NotificationIDsFromInsert:   true,
-		AnyInitialVersion:           true,
-	}
+	return Capabilities
 }
 
 // Application returns the name of the recorder's application.
@@ -384,4 +376,15 @@ func (r *Recorder) selectEvents(ctx context.Context, query string, id uuid.UUID,
 		return nil, r.fail(ctx, opSelect, err)
 	}
 	return page, nil
+}
+
+// Capabilities are those every Recorder reports: all of them.
+var Capabilities = ports.Capabilities{
+	ContiguousNotificationIDs:   true,
+	AtomicMultiAggregateBatches: true,
+	Subscriptions:               true,
+	Tracking:                    true,
+	Snapshots:                   true,
+	NotificationIDsFromInsert:   true,
+	AnyInitialVersion:           true,
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,7 +68,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
 // use. Close it when done: that ends its recorders' subscriptions and
 // waits.
 type Store struct {
-	db *sql.DB
+	db   *sql.DB
+	temp string // the directory of a ":memory:" database, removed at Close
 	// write is the Store's write lock, a channel so that waiting for it
 	// honours a context. Holding it while a transaction runs means the
 	// writers of this process never meet SQLite's lock, whose waits do not
@@ -82,18 +85,18 @@ type Store struct {
 	closeErr  error
 }
 
-var memoryDBs atomic.Uint64
-
 // Open opens the SQLite database dsn, creating the file and the schema
 // when they are missing, and returns its Store.
 //
 // dsn is a file path ("events.db", "/var/lib/app/events.db") or a "file:"
 // URI with query parameters of the modernc.org/sqlite driver. Open adds
 // WAL journaling, a busy timeout and immediate (write-locking)
-// transactions to it; see the README for why. ":memory:" opens a
-// database in memory that lives until Close and is shared by the
-// Store's connections (an SQLite ":memory:" database would be a new,
-// empty one on each connection).
+// transactions to it; see the README for why. A dsn that sets _txlock or
+// journal_mode itself fails with ports.ErrConfiguration: the store's
+// guarantees rest on those two. ":memory:" opens a private
+// temporary database, shared by the Store's connections and removed at
+// Close: a file in the system's temporary directory, since SQLite's own
+// in-memory databases are either one per connection or without WAL.
 //
 // An empty dsn fails with ports.ErrConfiguration; a database that cannot be
 // opened or whose schema cannot be created fails with an error matching
@@ -102,35 +105,50 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if strings.TrimSpace(dsn) == "" {
 		return nil, fmt.Errorf("%w: sqladapter: empty database name (give a file path or a file: URI)", ports.ErrConfiguration)
 	}
-	name, wal := dsn, true
+	if _, query, _ := strings.Cut(dsn, "?"); strings.Contains(query, "_txlock") || strings.Contains(query, "journal_mode") {
+		return nil, fmt.Errorf("%w: sqladapter: %q sets _txlock or journal_mode, which the store sets itself (immediate, WAL)", ports.ErrConfiguration, dsn)
+	}
+	name, temp := dsn, ""
 	if dsn == ":memory:" {
-		// The memdb VFS shares one database among the connections that
-		// name it; it has no WAL, and needs none within one process.
-		name, wal = fmt.Sprintf("file:/sqladapter-memory-%d?vfs=memdb", memoryDBs.Add(1)), false
+		// A file in a directory of its own, removed at Close: SQLite's own
+		// ":memory:" is a new database on each connection of the pool,
+		// and its shared-memory forms have no WAL, so a reader would
+		// block the writers.
+		dir, err := os.MkdirTemp("", "sqladapter-")
+		if err != nil {
+			return nil, fmt.Errorf("%w: sqladapter: creating a temporary database: %v", ports.ErrUnavailable, err)
+		}
+		name, temp = filepath.Join(dir, "events.db"), dir
 	}
 	sep := "?"
 	if strings.Contains(name, "?") {
 		sep = "&"
 	}
-	name += sep + fmt.Sprintf("_pragma=busy_timeout(%d)&_txlock=immediate", busyTimeout.Milliseconds())
-	if wal {
-		// WAL lets readers, subscriptions among them, read while a write
-		// commits. synchronous stays FULL: a committed write survives a
-		// power cut, which NORMAL does not promise in WAL mode.
-		name += "&_pragma=journal_mode(WAL)"
-	}
+	// WAL lets readers, subscriptions among them, read while a write
+	// commits. synchronous stays FULL: a committed write survives a power
+	// cut, which NORMAL does not promise in WAL mode.
+	name += sep + fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_txlock=immediate", busyTimeout.Milliseconds())
 	db, err := sql.Open("sqlite", name)
 	if err != nil {
+		removeTemp(temp)
 		return nil, fmt.Errorf("%w: sqladapter: opening %q: %v", ports.ErrConfiguration, dsn, err)
 	}
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		_ = db.Close()
+		removeTemp(temp)
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("sqladapter: opening %q: %w", dsn, ctx.Err())
 		}
 		return nil, fmt.Errorf("%w: sqladapter: opening %q: %v", ports.ErrUnavailable, dsn, err)
 	}
-	return &Store{db: db, write: make(chan struct{}, 1), changed: make(chan struct{}), done: make(chan struct{})}, nil
+	return &Store{db: db, temp: temp, write: make(chan struct{}, 1), changed: make(chan struct{}), done: make(chan struct{})}, nil
+}
+
+// removeTemp removes the directory of a temporary database, if any.
+func removeTemp(dir string) {
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // DB returns the Store's database, for the queries of read models: their
@@ -152,6 +170,7 @@ func (s *Store) Close() error {
 		// rolls back before the database goes.
 		s.write <- struct{}{}
 		s.closeErr = s.db.Close()
+		removeTemp(s.temp)
 	})
 	return s.closeErr
 }
