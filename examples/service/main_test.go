@@ -366,6 +366,9 @@ func testBadInput(t *testing.T, s *service) {
 		{"POST", product + "/receive", ``, "", "bad_request"},
 		{"PUT", product + "/price", `{"price_cents": 100000001}`, "", "invalid_input"},
 		{"POST", product + "/sell", `{"quantity": 1}`, "version 1", "bad_request"},
+		{"POST", product + "/sell", `{"quantity": 1}`, "1", "bad_request"},
+		{"POST", product + "/sell", `{"quantity": 1}`, `W/"1"`, "bad_request"},
+		{"POST", product + "/sell", `{"quantity": 1}`, `"1", "2"`, "bad_request"},
 	} {
 		var h []string
 		if c.header != "" {

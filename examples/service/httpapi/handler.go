@@ -214,6 +214,10 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, usecase.ErrNotReady):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error())
+	case r.Context().Err() != nil && errors.Is(err, r.Context().Err()):
+		// The client went away (or the server is shutting down past its
+		// grace period): no one reads an answer, and nothing failed.
+		return
 	default:
 		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		writeError(w, http.StatusInternalServerError, "internal", "the service failed to handle the request")
@@ -253,8 +257,10 @@ func ifMatch(w http.ResponseWriter, r *http.Request) (*uint64, bool) {
 	if h == "" || h == "*" {
 		return nil, true
 	}
-	v, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
-	if err != nil {
+	// Only the strong ETags this service gives match: a weak one never
+	// does under If-Match, and a list of several is not a version.
+	v, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(h, `"`), `"`), 10, 64)
+	if err != nil || len(h) < 3 || h[0] != '"' || h[len(h)-1] != '"' {
 		writeError(w, http.StatusBadRequest, "bad_request", `If-Match must be an ETag this service gave, such as "3"`)
 		return nil, false
 	}
