@@ -261,3 +261,23 @@ func TestMakeTargetsCallScripts(t *testing.T) {
 		}
 	}
 }
+
+// TestEventStoreDBURIScriptWantsTheURI: without EVENTSTOREDB_URI the
+// script says so and runs nothing, rather than testing the in-process
+// server while claiming a real one.
+func TestEventStoreDBURIScriptWantsTheURI(t *testing.T) {
+	bin, logFile := fakeBin(t, map[string]string{"go": ""})
+	code, _, stderr := run(t, "test-eventstoredb-uri", bin, "EVENTSTOREDB_URI=")
+	if code != 2 || !strings.Contains(stderr, "set EVENTSTOREDB_URI") {
+		t.Errorf("exit %d, %q; want exit 2 asking for EVENTSTOREDB_URI", code, stderr)
+	}
+	if calls := readLog(t, logFile); calls != "" {
+		t.Errorf("ran %q", calls)
+	}
+	if code, _, stderr := run(t, "test-eventstoredb-uri", bin, "EVENTSTOREDB_URI=localhost:2113"); code != 0 {
+		t.Fatalf("exit %d, %q", code, stderr)
+	}
+	if calls := readLog(t, logFile); !strings.Contains(calls, "go test -race -count=1 ./adapters/esdb/ ") {
+		t.Errorf("calls %q; want the suites run", calls)
+	}
+}

@@ -331,10 +331,16 @@ func (k *checker) check(c command) error {
 		}
 		return k.goRun(c)
 	case name == "make":
-		cmd := exec.Command("make", append([]string{"-n"}, args...)...)
+		if _, err := os.Stat(filepath.Join(k.dir, "Makefile")); err != nil {
+			return fmt.Errorf("make: no Makefile in %s", k.dir)
+		}
+		// -r: without built-in rules, and "up to date" refused, so that
+		// a file of the target's name does not pass for a target.
+		cmd := exec.Command("make", append([]string{"-n", "-r"}, args...)...)
 		cmd.Dir = k.dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("make -n %s: %v\n%s", strings.Join(args, " "), err, out)
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.Contains(string(out), "is up to date") {
+			return fmt.Errorf("make -n %s: not a target (%v)\n%s", strings.Join(args, " "), err, out)
 		}
 		return nil
 	case strings.Contains(name, "/"):
@@ -396,13 +402,18 @@ func (k *checker) goRun(c command) error {
 }
 
 // checkREADME checks every command line of a README at path, run from
-// its directory, and returns one error per line that does not work.
+// the root of the module that holds it, and returns one error per line
+// that does not work.
 func checkREADME(root, path, markdown string, runs bool) []error {
+	start, err := moduleDir(path)
+	if err != nil {
+		return []error{err}
+	}
 	var errs []error
-	k := &checker{root: root, dir: filepath.Dir(path), runs: runs}
+	k := &checker{root: root, dir: start, runs: runs}
 	for _, l := range shellLines(markdown) {
 		if l.first {
-			k.dir = filepath.Dir(path)
+			k.dir = start
 		}
 		cmds, err := parseLine(l.text)
 		if err == nil {
@@ -463,6 +474,7 @@ func TestBrokenCommandIsReported(t *testing.T) {
 		"    ci/nosuchscript\n" +
 		"    cd examples && go vet ./bank\n" +
 		"    cd nosuchdir\n" +
+		"    cd ci && make start-eventstoredb\n" +
 		"    go list ./... | wc -l\n" +
 		"    frobnicate --all\n" +
 		"\n```sh\ngo vet ./examples/bank\n```\n" +
@@ -476,7 +488,7 @@ func TestBrokenCommandIsReported(t *testing.T) {
 		}
 		lines = append(lines, n)
 	}
-	want := []int{4, 6, 8, 10, 12, 13, 14}
+	want := []int{4, 6, 8, 10, 12, 13, 14, 15}
 	if !slices.Equal(lines, want) {
 		t.Errorf("reported lines %v; want %v:\n%v", lines, want, errors.Join(errs...))
 	}

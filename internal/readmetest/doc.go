@@ -27,7 +27,8 @@
 // outside fences. Comment lines and trailing # comments are ignored, a
 // trailing backslash continues a line, a leading "$ " prompt is dropped,
 // and a line may hold several commands joined by && or ;. Pipes and
-// redirections are refused. Commands run from the README's directory; cd
+// redirections are refused. Commands run from the root of the module
+// that holds the README (the repository's root for ci/README.md); cd
 // changes that until the end of its block. Each command is checked by
 // what it is:
 //
@@ -38,7 +39,9 @@
 //     then stopped.
 //   - go test, vet, build, list PATTERNS: each pattern must list packages
 //     (go list); the suites themselves are not run from inside a suite.
-//   - make TARGET: make -n TARGET must succeed.
+//   - make TARGET: a Makefile must be there and make -n -r TARGET must
+//     succeed without calling TARGET up to date (a file of that name is
+//     not a target).
 //   - a path to a script (with a slash, such as ci/test): it must exist
 //     and be executable.
 //   - cd DIR: DIR must exist inside the repository.
