@@ -38,6 +38,8 @@ var imports = map[string]string{
 	"os":          "os",
 	"slog":        "log/slog",
 	"strings":     "strings",
+	"sync":        "sync",
+	"base64":      "encoding/base64",
 	"testing":     "testing",
 	"time":        "time",
 }
