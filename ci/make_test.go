@@ -281,3 +281,22 @@ func TestEventStoreDBURIScriptWantsTheURI(t *testing.T) {
 		t.Errorf("calls %q; want the suites run", calls)
 	}
 }
+
+// TestFmtRewritesOnlyWhatGofmtLists: the fmt script rewrites the files
+// gofmt lists, and calls nothing to rewrite when it lists none.
+func TestFmtRewritesOnlyWhatGofmtLists(t *testing.T) {
+	bin, logFile := fakeBin(t, map[string]string{"gofmt": "if [ \"$1\" = -l ]; then echo a/bad.go; fi\n"})
+	if code, stdout, stderr := run(t, "fmt", bin); code != 0 || stdout != "a/bad.go\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want a/bad.go listed", code, stdout, stderr)
+	}
+	if calls := readLog(t, logFile); !strings.Contains(calls, "gofmt -w a/bad.go\n") {
+		t.Errorf("calls %q; want gofmt -w a/bad.go", calls)
+	}
+	bin, logFile = fakeBin(t, map[string]string{"gofmt": ""})
+	if code, _, stderr := run(t, "fmt", bin); code != 0 {
+		t.Fatalf("exit %d, %q", code, stderr)
+	}
+	if calls := readLog(t, logFile); strings.Contains(calls, "-w") {
+		t.Errorf("rewrote although gofmt listed nothing: %q", calls)
+	}
+}
