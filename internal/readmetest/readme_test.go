@@ -28,11 +28,18 @@ var imports = map[string]string{
 	"gomega":      "github.com/onsi/gomega",
 	"context":     "context",
 	"errors":      "errors",
+	"sqladapter":  "example.com/sqladapter",
+	"sql":         "database/sql",
+	"http":        "net/http",
+	"httptest":    "net/http/httptest",
+	"json":        "encoding/json",
 	"fmt":         "fmt",
 	"log":         "log",
 	"os":          "os",
 	"slog":        "log/slog",
 	"strings":     "strings",
+	"sync":        "sync",
+	"base64":      "encoding/base64",
 	"testing":     "testing",
 	"time":        "time",
 }
@@ -107,16 +114,17 @@ func source(code string) (string, error) {
 }
 
 // compile builds and vets code as a package of its own, in a directory
-// of this package that the go command's ./... patterns skip (its name
-// starts with '_'), so that it is inside the module and its imports
-// resolve as the library's own do.
-func compile(t *testing.T, code string) error {
+// of moduleDir that the go command's ./... patterns skip (its name
+// starts with '_'), so that it is inside the module that holds the
+// README and its imports resolve as that module's own do (in workspace
+// mode, the workspace's other modules too).
+func compile(t *testing.T, moduleDir, code string) error {
 	t.Helper()
 	src, err := source(code)
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp(".", "_block")
+	dir, err := os.MkdirTemp(moduleDir, "_block")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,32 +132,51 @@ func compile(t *testing.T, code string) error {
 	if err := os.WriteFile(filepath.Join(dir, "block.go"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("go", "vet", "./"+filepath.Base(dir)).CombinedOutput()
+	cmd := exec.Command("go", "vet", "./"+filepath.Base(dir))
+	cmd.Dir = moduleDir
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%v\n%s\ncompiled as:\n%s", err, out, src)
 	}
 	return nil
 }
 
-// TestREADMEGoBlocksCompile compiles every Go block of README.md.
+// TestREADMEGoBlocksCompile compiles every Go block of every README.md
+// of the repository, each in the module that holds the README.
 func TestREADMEGoBlocksCompile(t *testing.T) {
-	md, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	root := repoRoot(t)
+	files, err := readmes(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks, err := goBlocks(string(md))
-	if err != nil {
-		t.Fatalf("README.md: %v", err)
+	total := 0
+	for _, file := range files {
+		rel, _ := filepath.Rel(root, file)
+		md, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks, err := goBlocks(string(md))
+		if err != nil {
+			t.Errorf("%s: %v", rel, err)
+			continue
+		}
+		total += len(blocks)
+		mod, err := moduleDir(file)
+		if err != nil {
+			t.Errorf("%s: %v", rel, err)
+			continue
+		}
+		for _, b := range blocks {
+			t.Run(fmt.Sprintf("%s:%d", rel, b.line), func(t *testing.T) {
+				if err := compile(t, mod, b.code); err != nil {
+					t.Errorf("%s:%d: the go block does not compile: %v", rel, b.line, err)
+				}
+			})
+		}
 	}
-	if len(blocks) == 0 {
-		t.Fatal("README.md has no go block: the fences are not what this test looks for")
-	}
-	for _, b := range blocks {
-		t.Run(fmt.Sprintf("line%d", b.line), func(t *testing.T) {
-			if err := compile(t, b.code); err != nil {
-				t.Errorf("README.md:%d: the go block does not compile: %v", b.line, err)
-			}
-		})
+	if total == 0 {
+		t.Fatal("no README has a go block: the fences are not what this test looks for")
 	}
 }
 
@@ -162,11 +189,11 @@ func TestBrokenBlockIsReported(t *testing.T) {
 		"func f() error { return ports.NoSuchThing }\n",
 		"x := 1\n",
 	} {
-		if err := compile(t, code); err == nil {
+		if err := compile(t, ".", code); err == nil {
 			t.Errorf("%q compiled", code)
 		}
 	}
-	if err := compile(t, "func f() error { return ports.ErrInvalid }\n"); err != nil {
+	if err := compile(t, ".", "func f() error { return ports.ErrInvalid }\n"); err != nil {
 		t.Errorf("a fragment naming ports without importing it: %v", err)
 	}
 }
