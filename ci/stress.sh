@@ -7,7 +7,7 @@
 #      DURATION per configuration (each store, and EventStoreDB under each
 #      fault esdbtest injects), printing one "LOAD ..." line of figures per
 #      configuration;
-#   2. fuzzes every fuzz target of both workspace modules for DURATION
+#   2. fuzzes every fuzz target of every workspace module for DURATION
 #      each, finding the targets with `go test -list` so that new ones are
 #      included without editing this script.
 # It stops at the first failure with a non-zero status. A failing fuzz input
@@ -24,7 +24,8 @@ duration=$1
 echo "== load test, $duration per configuration"
 STRESS_DURATION=$duration go test -race -count=1 -timeout 0 -v -run '^TestLoad$' ./internal/robustness/
 
-for pkg in $(go list ./... ./examples/thirdparty/...); do
+# shellcheck disable=SC2046 # one pattern per word
+for pkg in $(go list $(ci/modules)); do
 	# -list prints the matching names, then "ok <package>"; only the
 	# names start with Fuzz.
 	targets=$(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true)
