@@ -3,7 +3,7 @@
 // of n events, and a repository loading an aggregate of n events. ci/bench.sh
 // runs it; it prints one result line per measurement:
 //
-//	heap store=esdbtest op=catchup events=1000000 peak=5.12MiB
+//	BenchmarkHeap/op=catchup/store=esdbtest/log=full	1	1000000 events	5.12 peak-MiB
 //
 // On EventStoreDB (-uri, e.g. cmd/esdbtest in its own process, so that the
 // measuring process never holds the log) it works in steps, each a run of
@@ -68,12 +68,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	catchup := fs.Int("catchup", 0, "measure a subscription catching up on this many events")
 	load := fs.String("load", "", "measure loading this aggregate (EventStoreDB)")
 	events := fs.Int("events", 0, "with -load: the aggregate's events; without -uri: load an aggregate of this many events")
+	label := fs.String("label", "", "names the measurement's log size in its result line (log=label)")
 	maxMiB := fs.Float64("max-mib", 0, "fail when a measured peak is this many MiB or more (0: no limit)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *uri == "" {
-		return runInmem(ctx, *catchup, *events, *maxMiB, out)
+		return runInmem(ctx, *catchup, *events, *label, *maxMiB, out)
 	}
 	logRec, err := esdb.NewFromConfig(mustConfig(*uri), logApp, nil)
 	if err != nil {
@@ -110,7 +111,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return report(out, "esdbtest", "catchup", *catchup, peak, *maxMiB)
+		return report(out, "esdbtest", "catchup", *catchup, peak, *label, *maxMiB)
 	case *load != "":
 		id, err := uuid.Parse(*load)
 		if err != nil {
@@ -126,7 +127,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return report(out, "esdbtest", "load", *events, peak, *maxMiB)
+		return report(out, "esdbtest", "load", *events, peak, *label, *maxMiB)
 	}
 	return errors.New("nothing to do: give -fill, -aggregate, -catchup or -load")
 }
@@ -147,7 +148,7 @@ func mustConfig(uri string) *esdbclient.Configuration {
 // above the filled store's: the reads go through a recorder that, every
 // tenth of them, collects the garbage (blocking the reader, so that nothing
 // it allocates meanwhile counts as live) and samples the live heap.
-func runInmem(ctx context.Context, catchup, events int, maxMiB float64, out io.Writer) error {
+func runInmem(ctx context.Context, catchup, events int, label string, maxMiB float64, out io.Writer) error {
 	rec := &gcRecorder{Recorder: inmem.New()}
 	a, err := newApp(ctx, "Heap", rec)
 	if err != nil {
@@ -163,7 +164,7 @@ func runInmem(ctx context.Context, catchup, events int, maxMiB float64, out io.W
 		if err := catchUp(ctx, rec, catchup); err != nil {
 			return err
 		}
-		return report(out, "inmem", "catchup", catchup, rec.peak, maxMiB)
+		return report(out, "inmem", "catchup", catchup, rec.peak, label, maxMiB)
 	case events > 0:
 		id, err := benchmarks.SaveCounter(ctx, a, benchmarks.Counters, events)
 		if err != nil {
@@ -174,7 +175,7 @@ func runInmem(ctx context.Context, catchup, events int, maxMiB float64, out io.W
 		if err := loadCounter(ctx, repo, id, events); err != nil {
 			return err
 		}
-		return report(out, "inmem", "load", events, rec.peak, maxMiB)
+		return report(out, "inmem", "load", events, rec.peak, label, maxMiB)
 	}
 	return errors.New("nothing to do: give -catchup or -events")
 }
@@ -337,11 +338,16 @@ func measure(metric string, base uint64, f func() error) (uint64, error) {
 	return peak - base, err
 }
 
-// report prints a measurement's result line and fails it when its peak
-// reaches maxMiB.
-func report(out io.Writer, store, op string, events int, peak uint64, maxMiB float64) error {
+// report prints a measurement's result line, in the format of go test's
+// benchmark lines so that ci/benchreport can set it beside another, and
+// fails it when its peak reaches maxMiB.
+func report(out io.Writer, store, op string, events int, peak uint64, label string, maxMiB float64) error {
 	mib := float64(peak) / (1 << 20)
-	fmt.Fprintf(out, "heap store=%s op=%s events=%d peak=%.2fMiB\n", store, op, events, mib)
+	name := "BenchmarkHeap/op=" + op + "/store=" + store
+	if label != "" {
+		name += "/log=" + label
+	}
+	fmt.Fprintf(out, "%s\t1\t%d events\t%.2f peak-MiB\n", name, events, mib)
 	return checkLimit(mib, maxMiB)
 }
 
