@@ -86,11 +86,9 @@ func recorderOn(b *testing.B, addr, application string) *esdb.Recorder {
 // ends.
 var shared struct {
 	mu        sync.Mutex
-	logInmem  *inmem.Recorder // logEvents events
-	logServer *esdbtest.Server
-	logESDB   ports.ApplicationRecorder // logEvents events of application "Log" on logServer
-	bigInmem  *inmem.Recorder           // bigStore events
-	bigServer *esdbtest.Server          // bigStore events of application "Filler"
+	logs      map[string]logStore // by impl/store
+	bigInmem  *inmem.Recorder     // bigStore events
+	bigServer *esdbtest.Server    // bigStore events of application "Filler"
 }
 
 // runs numbers the benchmark runs, to give each run on a shared store
@@ -106,21 +104,30 @@ func fill(b *testing.B, rec ports.AggregateRecorder, n int) {
 	}
 }
 
-// sharedLog returns a recorder whose log holds logEvents filler events:
-// inmem, or the adapter on an esdbtest server.
-func sharedLog(b *testing.B, impl string) ports.ApplicationRecorder {
+// logStore is a store whose log ends with logEvents filler events, after
+// the notification with id after (0: the log holds only those).
+type logStore struct {
+	rec   ports.ApplicationRecorder
+	after uint64
+	close func()
+}
+
+// sharedLog returns the log store of impl (inmem, or the adapter on an
+// esdbtest server) and store: "fresh" holds logEvents events, "1M" holds
+// bigStore events before them.
+func sharedLog(b *testing.B, impl, store string) logStore {
 	b.Helper()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
-	if impl == "inmem" {
-		if shared.logInmem == nil {
-			rec := inmem.New()
-			fill(b, rec, logEvents)
-			shared.logInmem = rec
-		}
-		return shared.logInmem
+	key := impl + "/" + store
+	if s, ok := shared.logs[key]; ok {
+		return s
 	}
-	if shared.logESDB == nil {
+	ctx := context.Background()
+	var s logStore
+	if impl == "inmem" {
+		s = logStore{rec: inmem.New(), close: func() {}}
+	} else {
 		srv, err := esdbtest.NewServer(&esdbtest.Options{Empty: true})
 		if err != nil {
 			b.Fatal(err)
@@ -133,10 +140,21 @@ func sharedLog(b *testing.B, impl string) ports.ApplicationRecorder {
 		if err != nil {
 			b.Fatal(err)
 		}
-		fill(b, rec, logEvents)
-		shared.logServer, shared.logESDB = srv, rec
+		s = logStore{rec: rec, close: func() { _ = rec.Close(); _ = srv.Close() }}
 	}
-	return shared.logESDB
+	if store == "1M" {
+		fill(b, s.rec, bigStore)
+		var err error
+		if s.after, err = s.rec.MaxNotificationID(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fill(b, s.rec, logEvents)
+	if shared.logs == nil {
+		shared.logs = map[string]logStore{}
+	}
+	shared.logs[key] = s
+	return s
 }
 
 // bigInmem returns an inmem recorder holding bigStore filler events.
@@ -178,54 +196,57 @@ func bigServer(b *testing.B) string {
 	return shared.bigServer.Addr()
 }
 
-// BenchmarkNotifications reads a log of logEvents notifications whole:
-// op=paged in pages of pageSize (SelectNotifications), op=subscribe as a
-// subscription catching up from the start. It reports notifications per
-// second.
+// BenchmarkNotifications reads the last logEvents notifications of a log
+// whole: op=paged in pages of pageSize (SelectNotifications), op=subscribe
+// as a subscription catching up. With store=fresh they are the whole log;
+// with store=1M the log holds bigStore notifications before them. It
+// reports notifications per second.
 func BenchmarkNotifications(b *testing.B) {
 	ctx := context.Background()
-	for _, impl := range []string{"inmem", "esdbtest"} {
-		b.Run("op=paged/impl="+impl, func(b *testing.B) {
-			rec := sharedLog(b, impl)
-			b.ReportAllocs()
-			for b.Loop() {
-				n := 0
-				q := ports.NotificationQuery{Limit: pageSize}
-				for {
-					page, err := rec.SelectNotifications(ctx, q)
-					if err != nil {
-						b.Fatal(err)
+	for _, store := range []string{"fresh", "1M"} {
+		for _, impl := range []string{"inmem", "esdbtest"} {
+			b.Run("op=paged/store="+store+"/impl="+impl, func(b *testing.B) {
+				s := sharedLog(b, impl, store)
+				b.ReportAllocs()
+				for b.Loop() {
+					n := 0
+					q := ports.NotificationQuery{Start: s.after, ExcludeStart: true, Limit: pageSize}
+					for {
+						page, err := s.rec.SelectNotifications(ctx, q)
+						if err != nil {
+							b.Fatal(err)
+						}
+						n += len(page)
+						if len(page) < pageSize {
+							break
+						}
+						q.Start = page[len(page)-1].ID
 					}
-					n += len(page)
-					if len(page) < pageSize {
-						break
+					if n != logEvents {
+						b.Fatalf("read %d notifications, want %d", n, logEvents)
 					}
-					q.Start, q.ExcludeStart = page[len(page)-1].ID, true
 				}
-				if n != logEvents {
-					b.Fatalf("read %d notifications, want %d", n, logEvents)
+				b.ReportMetric(float64(logEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			})
+			b.Run("op=subscribe/store="+store+"/impl="+impl, func(b *testing.B) {
+				s := sharedLog(b, impl, store)
+				b.ReportAllocs()
+				for b.Loop() {
+					catchUp(b, ctx, s.rec, s.after)
 				}
-			}
-			b.ReportMetric(float64(logEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-		})
-		b.Run("op=subscribe/impl="+impl, func(b *testing.B) {
-			rec := sharedLog(b, impl)
-			b.ReportAllocs()
-			for b.Loop() {
-				catchUp(b, ctx, rec)
-			}
-			b.ReportMetric(float64(logEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-		})
+				b.ReportMetric(float64(logEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
 	}
 }
 
-// catchUp subscribes to rec's log from the start until it has received
-// logEvents notifications, then ends the subscription.
-func catchUp(b *testing.B, ctx context.Context, rec ports.ApplicationRecorder) {
+// catchUp subscribes to rec's log after notification after until it has
+// received logEvents notifications, then ends the subscription.
+func catchUp(b *testing.B, ctx context.Context, rec ports.ApplicationRecorder, after uint64) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	n := 0
-	for _, err := range rec.Subscribe(ctx, 0) {
+	for _, err := range rec.Subscribe(ctx, after) {
 		if err != nil {
 			b.Fatalf("subscription after %d notifications: %v", n, err)
 		}
@@ -367,13 +388,11 @@ func benchProcess(b *testing.B, up, pa *app.Application) {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	shared.mu.Lock()
-	if shared.logESDB != nil {
-		_ = shared.logESDB.(*esdb.Recorder).Close()
+	for _, s := range shared.logs {
+		s.close()
 	}
-	for _, srv := range []*esdbtest.Server{shared.logServer, shared.bigServer} {
-		if srv != nil {
-			_ = srv.Close()
-		}
+	if shared.bigServer != nil {
+		_ = shared.bigServer.Close()
 	}
 	shared.mu.Unlock()
 	os.Exit(code)
