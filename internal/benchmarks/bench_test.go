@@ -3,6 +3,7 @@ package benchmarks_test
 import (
 	"context"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -313,6 +314,7 @@ func benchSaveAndGet(b *testing.B, a *app.Application, t *app.Type[*benchmarks.C
 		ids[i] = id
 	}
 	repo := app.NewRepository(a, t, nil)
+	runtime.GC() // the setup's garbage is not the operation's
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
@@ -371,6 +373,7 @@ func benchProcess(b *testing.B, up, pa *app.Application) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	runtime.GC() // the setup's garbage is not the processing's
 	b.ReportAllocs()
 	b.ResetTimer()
 	n, err := p.ProcessNew(ctx, up)

@@ -14,9 +14,11 @@
 //	heapprobe -uri ADDR -catchup 100000           # subscribes from the start until n events
 //	heapprobe -uri ADDR -load ID -events 100000   # loads aggregate ID
 //
-// Without -uri it measures inmem in one run (-catchup n, or -load with
-// -events n): the store lives in the process, so the figure is the peak
-// above the heap the filled store holds on its own.
+// Without -uri it measures inmem in one run each: -catchup n fills a log
+// of n events and catches up on it, -events n saves an aggregate of n
+// events and loads it. The store lives in the process, so the figure is
+// the heap the reading retains above what the filled store holds (see
+// runInmem).
 //
 // -max-mib m makes a measurement fail (exit status 1) when its peak is m
 // MiB or more.
@@ -35,7 +37,6 @@ import (
 	"sync"
 	"time"
 
-	esdbclient "github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
 	"github.com/streamwright/eventsourcing/adapters/esdb"
@@ -76,12 +77,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if *uri == "" {
 		return runInmem(ctx, *catchup, *events, *label, *maxMiB, out)
 	}
-	logRec, err := esdb.NewFromConfig(mustConfig(*uri), logApp, nil)
+	logRec, err := openESDB(*uri, logApp)
 	if err != nil {
 		return err
 	}
 	defer logRec.Close()
-	loadRec, err := esdb.NewFromConfig(mustConfig(*uri), loadApp, nil)
+	loadRec, err := openESDB(*uri, loadApp)
 	if err != nil {
 		return err
 	}
@@ -132,13 +133,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	return errors.New("nothing to do: give -fill, -aggregate, -catchup or -load")
 }
 
-func mustConfig(uri string) *esdbclient.Configuration {
+// openESDB returns the recorder of application on the EventStoreDB at uri,
+// with a client of its own.
+func openESDB(uri, application string) (*esdb.Recorder, error) {
 	conf, err := esdb.ParseConfig(map[string]string{esdb.EnvURI: uri})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "heapprobe:", err)
-		os.Exit(2)
+		return nil, err
 	}
-	return conf
+	return esdb.NewFromConfig(conf, application, nil)
 }
 
 // runInmem measures inmem. The store lives in this process and takes
