@@ -201,8 +201,11 @@ store holding only the benchmark's aggregates; `store=1M` one that also holds
 a million other events, written once before any measurement. The tables set
 snapshots against none (baseline `snapshots=no`), the large store against
 the fresh one (baseline `store=fresh`) and esdbtest against inmem (baseline
-`impl=inmem`). A large store can make inmem faster: the collector runs less
-often when the live heap is large, and inmem's live heap is the store.
+`impl=inmem`).
+
+A large store can make a figure smaller, here and below: the store lives in
+the benchmark's process (inmem, or esdbtest's server), and the collector
+runs less often when the live heap is large.
 
 TEXT
 	report -col snapshots -cols no,yes -units ns/op,B/op,allocs/op <"$work/saveget.txt"
