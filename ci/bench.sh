@@ -110,7 +110,8 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain 2>/dev/null)" ]; then
 	commit="$commit (with uncommitted changes)"
 fi
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
+# go test names the CPU on every platform it runs on.
+cpu=$(sed -n 's/^cpu: //p' "$work/server.txt" | head -n 1)
 cores=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo unknown)
 {
 	cat <<HEAD
@@ -118,11 +119,14 @@ cores=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo unknown)
 
 Written by \`ci/bench.sh\`; do not edit: run it again. Figures from one run on
 ${cpu:-an unknown CPU}, ${cores} cores, $(go version | cut -d' ' -f3-), $(date -u '+%Y-%m-%d %H:%M UTC'),
-commit ${commit}. Each time is the median of ${count} runs (each heap figure is
-one measurement); each ratio divides a figure by its baseline's from the
-same run, so that it holds on other machines better than the figures do. Times are wall time per operation;
-\`cpu-ns/op\` is the CPU time of the whole process (client, server and runtime)
-per operation.
+commit ${commit}.
+
+Each time is the median of ${count} runs (each heap figure is one
+measurement). Each ratio divides a figure by its baseline's from the same
+run, and holds on other machines better than the figures do. Times are wall
+time per operation; \`cpu-ns/op\` is the CPU time of the whole process
+(client, server and runtime) per operation, steadier than wall time on a
+shared machine.
 
 ## Peak heap while reading a large log
 

@@ -88,6 +88,7 @@ test)
 		exit 1
 	fi
 	while [ "$1" != -bench ]; do shift; done
+	echo "cpu: Fake CPU @ 1.00GHz"
 	grep "^$2" "$FAKE_DIR/lines"
 	echo PASS
 	;;
@@ -134,7 +135,7 @@ func TestBenchScriptWritesTheReport(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"# Benchmarks\n", "go1.99.9 linux/amd64", "median of 3 runs",
+		"# Benchmarks\n", "Fake CPU @ 1.00GHz, ", "go1.99.9 linux/amd64", "median of 3 runs",
 		"| Heap/op=catchup/store=esdbtest | 10 | 10 | 1.00× | 5 | 5 | 1.00× |",
 		"| Server/op=unary | 100ns | 200ns | 2.00× |",
 		"| Notifications/op=paged/store=fresh | 100ns | 400ns | 4.00× |",
