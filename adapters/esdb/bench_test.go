@@ -23,14 +23,10 @@ import (
 // options, so that
 //
 //	go test -run '^$' -bench BenchmarkAdapter -benchmem -count 6 ./adapters/esdb/ | tee /tmp/adapter-bench.txt
-//	sed -n 's,/client/,/,p' /tmp/adapter-bench.txt >/tmp/client.txt
-//	sed -n 's,/adapter/,/,p' /tmp/adapter-bench.txt >/tmp/adapter.txt
-//	sed -n 's,/adapter-everyid/,/,p' /tmp/adapter-bench.txt >/tmp/everyid.txt
-//	sed -n 's,/client-readback/,/,p' /tmp/adapter-bench.txt >/tmp/readback.txt
-//	benchstat client=/tmp/client.txt adapter=/tmp/adapter.txt
-//	benchstat client-readback=/tmp/readback.txt everyid=/tmp/everyid.txt
+//	benchstat -col '/impl@(client adapter)' /tmp/adapter-bench.txt
+//	benchstat -col '/impl@(client-readback adapter-everyid)' /tmp/adapter-bench.txt
 //
-// compares the columns. The operations:
+// compares the columns (impl) of each operation (op):
 //
 //   - insert1, insert100: a new aggregate of 1 or 100 events
 //     (Recorder.InsertEvents, or AppendToStream with no_stream);
@@ -38,11 +34,11 @@ import (
 //     (Recorder.SelectEvents, or ReadStream, drained).
 //
 // An append answers with the position of its last event only. By default
-// the adapter returns that one id, so adapter/insert100 is one append,
-// against the bare append of client/insert100; adapter-everyid/insert100
-// is the adapter with EveryNotificationID, which reads the other events
-// back to return every event's id, against client-readback/insert100, the
-// same append and read made with the client.
+// the adapter returns that one id, so impl=adapter is one append, against
+// the bare append of impl=client; impl=adapter-everyid is the adapter with
+// EveryNotificationID, which reads the other events of insert100 back to
+// return every event's id, against impl=client-readback, the same append
+// and read made with the client.
 //
 // Besides wall time, the benchmarks report the process's CPU time per
 // operation: client, server and runtime together, since the server runs
@@ -81,7 +77,7 @@ func BenchmarkAdapter(b *testing.B) {
 			if benchRound%2 == 0 {
 				v = op.variants[len(op.variants)-1-i]
 			}
-			b.Run(v.name+"/"+op.name, func(b *testing.B) {
+			b.Run("op="+op.name+"/impl="+v.name, func(b *testing.B) {
 				e := newBenchEnv(b, ctx)
 				defer e.close()
 				v.run(b, e)

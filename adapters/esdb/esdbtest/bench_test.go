@@ -26,11 +26,18 @@ import (
 	"github.com/streamwright/eventsourcing/internal/cputime"
 )
 
-// The benchmarks measure the official client against esdbtest and against a
-// floor server that answers from pre-built messages without storing
-// anything, so that the difference is the esdbtest server's own cost:
+// The benchmarks measure the official client against esdbtest (impl=esdbtest)
+// and against a floor server that answers from pre-built messages without
+// storing anything (impl=floor), so that the difference is the esdbtest
+// server's own cost:
 //
-//	go test -run '^$' -bench BenchmarkServer -benchmem -count 6 ./adapters/esdb/esdbtest/
+//	go test -run '^$' -bench BenchmarkServer -benchmem -count 6 ./adapters/esdb/esdbtest/ | tee /tmp/server.txt
+//	benchstat -col /impl@(floor esdbtest) /tmp/server.txt
+//
+// The operations: op=unary, an empty unary call (a stream deletion, which
+// the floor answers at once); op=append1 and op=append100, client-streaming
+// appends of 1 and 100 events; op=read1000, a read of a 1,000-event stream;
+// op=catchup100k, a subscription to $all catching up on 100,000 events.
 const (
 	benchReadStream  = "bench-read"
 	benchReadEvents  = 1_000
@@ -84,7 +91,7 @@ func benchEvents(n int) []esdb.EventData {
 }
 
 func BenchmarkServer(b *testing.B) {
-	b.Run("esdbtest", func(b *testing.B) {
+	b.Run("impl=esdbtest", func(b *testing.B) {
 		// Each append round writes to a fresh server, so that the events
 		// earlier rounds stored do not weigh on later measurements.
 		writer := func(b *testing.B) *esdb.Client {
@@ -102,7 +109,7 @@ func BenchmarkServer(b *testing.B) {
 		}, fillReadServer)
 		runServerBenchmarks(b, writer, reader)
 	})
-	b.Run("floor", func(b *testing.B) {
+	b.Run("impl=floor", func(b *testing.B) {
 		writer := func(b *testing.B) *esdb.Client {
 			return connect(b, "esdb://"+startFloor(b)+"?tls=false")
 		}
@@ -170,19 +177,36 @@ func lazyReader(parent *testing.B, start func() (uri string, stop func(), err er
 	}
 }
 
-// runServerBenchmarks runs the four operations: appends through a client of
-// a fresh server from writer, reads and the catch-up through the client
-// from reader, whose server holds benchReadStream and exactly benchCatchUp
-// events in $all.
+// runServerBenchmarks runs the five operations: the unary call and the
+// appends through a client of a fresh server from writer, reads and the
+// catch-up through the client from reader, whose server holds
+// benchReadStream and exactly benchCatchUp events in $all.
 func runServerBenchmarks(b *testing.B, writer, reader func(*testing.B) *esdb.Client) {
 	ctx := context.Background()
-	b.Run("append1", func(b *testing.B) {
+	b.Run("op=unary", func(b *testing.B) {
+		c := writer(b)
+		warmUp(b, c)
+		names := make([]string, b.N)
+		for i := range names {
+			names[i] = "bench-unary-" + strconv.Itoa(i)
+		}
+		opts := esdb.DeleteStreamOptions{ExpectedRevision: esdb.Any{}}
+		b.ReportAllocs()
+		done := startTiming(b)
+		for i := range b.N {
+			if _, err := c.DeleteStream(ctx, names[i], opts); err != nil {
+				b.Fatalf("delete: %v", err)
+			}
+		}
+		done(0)
+	})
+	b.Run("op=append1", func(b *testing.B) {
 		benchAppend(b, ctx, writer(b), "bench-append1", 1)
 	})
-	b.Run("append100", func(b *testing.B) {
+	b.Run("op=append100", func(b *testing.B) {
 		benchAppend(b, ctx, writer(b), "bench-append100", benchAppendBatch)
 	})
-	b.Run("read1000", func(b *testing.B) {
+	b.Run("op=read1000", func(b *testing.B) {
 		rc := reader(b)
 		b.ReportAllocs()
 		done := startTiming(b)
@@ -197,7 +221,7 @@ func runServerBenchmarks(b *testing.B, writer, reader func(*testing.B) *esdb.Cli
 		}
 		done(benchReadEvents)
 	})
-	b.Run("catchup100k", func(b *testing.B) {
+	b.Run("op=catchup100k", func(b *testing.B) {
 		rc := reader(b)
 		b.ReportAllocs()
 		done := startTiming(b)
@@ -286,6 +310,7 @@ func startTiming(b *testing.B) func(perOp int) {
 type floorStreams struct {
 	api.UnimplementedStreamsServer
 	appendOK *api.AppendResp
+	deleteOK *api.DeleteResp
 	read     []*api.ReadResp // benchReadEvents events of benchReadStream
 	catchUp  []*api.ReadResp // benchCatchUp events of $all
 	confirm  *api.ReadResp
@@ -300,6 +325,10 @@ func (f *floorStreams) Append(srv api.Streams_AppendServer) error {
 		}
 	}
 	return srv.SendAndClose(f.appendOK)
+}
+
+func (f *floorStreams) Delete(context.Context, *api.DeleteReq) (*api.DeleteResp, error) {
+	return f.deleteOK, nil
 }
 
 func (f *floorStreams) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
@@ -368,6 +397,8 @@ func newFloorStreams() *floorStreams {
 			PositionOption: &api.AppendResp_Success_Position{Position: &api.AppendResp_Position{
 				CommitPosition: 128, PreparePosition: 128}},
 		}}},
+		deleteOK: &api.DeleteResp{PositionOption: &api.DeleteResp_Position_{Position: &api.DeleteResp_Position{
+			CommitPosition: 128, PreparePosition: 128}}},
 		confirm: &api.ReadResp{Content: &api.ReadResp_Confirmation{Confirmation: &api.ReadResp_SubscriptionConfirmation{
 			SubscriptionId: uuid.NewString()}}},
 	}
