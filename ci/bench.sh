@@ -51,6 +51,9 @@ bench() {
 # against cmd/esdbtest in another, so that no measuring process holds the
 # log; the log grows from a tenth to the full size between measurements.
 echo "ci/bench.sh: heap" >&2
+# Made before the server starts: the background job opens it only when it
+# runs, which may be after the first read below.
+: >"$work/esdbtest.out"
 "$work/esdbtest" -addr 127.0.0.1:0 -empty >"$work/esdbtest.out" 2>&1 &
 pid=$!
 addr=
