@@ -3,10 +3,13 @@
 // (github.com/EventStore/EventStore-Client-Go/v4).
 //
 // Importing the package registers it with ports.Register as "eventstoredb"
-// (alias "esdb"); it is then configured from the environment:
-// EVENTSTOREDB_URI (an esdb:// or esdb+discover:// connection string with
-// TLS, credentials and node preference, or a bare host:port for one insecure
-// node) and EVENTSTOREDB_ROOT_CERTIFICATES (PEM text or a file path). A
+// (aliases "esdb" and "kurrentdb": KurrentDB is EventStoreDB renamed); it is
+// then configured from the environment: EVENTSTOREDB_URI (an esdb:// or
+// esdb+discover:// connection string with TLS, credentials and node
+// preference, or the same with the schemes kurrentdb://,
+// kurrentdb+discover://, kdb:// or kdb+discover://, or a bare host:port for
+// one insecure node; KURRENTDB_URI is read when EVENTSTOREDB_URI is not set)
+// and EVENTSTOREDB_ROOT_CERTIFICATES (PEM text or a file path). A
 // [Recorder] can also be built with [New] over a client of your own.
 //
 // # Mapping
