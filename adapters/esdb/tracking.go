@@ -194,8 +194,19 @@ func (r *Recorder) InsertEventsWithTrackingAfter(ctx context.Context, events []p
 func (r *Recorder) insertWithTracking(ctx context.Context, events []ports.StoredEvent, t ports.Tracking, previous *uint64) ([]uint64, error) {
 	// CheckBatch refuses topics that are not valid UTF-8, which the claim's
 	// JSON could not hold byte for byte.
-	if err := ports.CheckBatch(opInsert, events, false); err != nil {
+	if err := ports.CheckBatch(opInsert, events, r.sessions); err != nil {
 		return nil, err
+	}
+	if r.sessions {
+		if sessionTopics(events) {
+			return r.insertWithTrackingSession(ctx, events, t, previous)
+		}
+		if !oneAggregate(events) {
+			return nil, errSessionTopic(opInsert, events)
+		}
+		// One aggregate with a topic a session cannot store: the claim
+		// protocol stores it as well, and shares the tracking stream's
+		// records with sessions.
 	}
 	caller := ctx
 	ctx, cancel := r.bound(ctx)
