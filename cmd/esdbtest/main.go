@@ -17,8 +17,16 @@
 //	-tls-ca             PEM file of the CA that signed -tls-cert (for the
 //	                    connection string)
 //	-user name:password add a user (repeatable); requires TLS
-//	-max-append-size n  largest append in bytes (default 1 MiB)
-//	-version v          server version reported to clients (default 24.10.0)
+//	-profile p          server to behave as: eventstoredb (default;
+//	                    EventStoreDB 23.10/24.10) or kurrentdb (KurrentDB
+//	                    25.1: also serves the v2 AppendSession, multi-stream
+//	                    appends, and lists it in ServerFeatures)
+//	-max-append-size n  largest append in bytes (default 1 MiB; 256 MiB
+//	                    with -profile kurrentdb)
+//	-max-record-size n  largest AppendSession record in bytes (default
+//	                    16 MiB; -profile kurrentdb)
+//	-version v          server version reported to clients (default 24.10.0;
+//	                    25.1.0 with -profile kurrentdb)
 //	-empty              start without the system records of a fresh database
 package main
 
@@ -67,15 +75,22 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	certFile := fs.String("tls-cert", "", "PEM certificate file to serve TLS with")
 	keyFile := fs.String("tls-key", "", "PEM key file of -tls-cert")
 	caFile := fs.String("tls-ca", "", "PEM file of the CA that signed -tls-cert")
-	maxAppend := fs.Int("max-append-size", esdbtest.DefaultMaxAppendSize, "largest append in bytes")
-	version := fs.String("version", esdbtest.DefaultVersion, "server version reported to clients")
+	profile := fs.String("profile", "eventstoredb", "server to behave as: eventstoredb or kurrentdb")
+	maxAppend := fs.Int("max-append-size", 0, "largest append in bytes (0: the profile's default)")
+	maxRecord := fs.Int("max-record-size", 0, "largest AppendSession record in bytes (0: the default)")
+	version := fs.String("version", "", "server version reported to clients (empty: the profile's default)")
 	empty := fs.Bool("empty", false, "start without system records")
 	us := users{}
 	fs.Var(us, "user", "name:password of a user (repeatable; requires TLS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	opts := &esdbtest.Options{Addr: *addr, MaxAppendSize: *maxAppend, Version: *version, Empty: *empty}
+	p, err := esdbtest.ParseProfile(*profile)
+	if err != nil {
+		return fmt.Errorf("-profile: %w", err)
+	}
+	opts := &esdbtest.Options{Addr: *addr, MaxAppendSize: *maxAppend, MaxRecordSize: *maxRecord, Version: *version,
+		Empty: *empty, Profile: p}
 	if len(us) > 0 {
 		opts.Users = us
 	}

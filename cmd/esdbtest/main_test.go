@@ -13,7 +13,12 @@ import (
 	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/serverfeatures"
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
 	"github.com/google/uuid"
+	v2 "github.com/kurrent-io/KurrentDB-Client-Go/protos/kurrentdb/protocols/v2/streams/streams"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // TestMain lets the test binary act as the command in a child process.
@@ -109,6 +114,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{"-addr", "not an address"},
 		{"-tls-cert", "/nonexistent.pem", "-tls-key", "/nonexistent.key"},
 		{"-version", "banana"},
+		{"-profile", "mongodb"},
 	} {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
@@ -116,4 +122,75 @@ func TestRunRefusesBadFlags(t *testing.T) {
 			t.Errorf("run(%q) accepted bad flags", args)
 		}
 	}
+}
+
+// TestRunKurrentDBProfile checks that -profile kurrentdb serves a KurrentDB
+// 25.1 server: AppendSession listed in ServerFeatures and answered, and the
+// version 25.1.0; the default profile lists no AppendSession.
+func TestRunKurrentDBProfile(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		version string
+		session bool
+	}{
+		{[]string{"-profile", "kurrentdb"}, "25.1.0", true},
+		{nil, "24.10.0", false},
+		{[]string{"-profile", "eventstoredb"}, "24.10.0", false},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		out := newLineWriter()
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-empty"}, tc.args...), out) }()
+		var line string
+		select {
+		case line = <-out.lines:
+		case err := <-done:
+			t.Fatalf("run(%q): %v", tc.args, err)
+		}
+		m := regexp.MustCompile(`listening on (\S+) `).FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("unexpected first line %q", line)
+		}
+		conn, err := grpc.NewClient(m[1], grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		methods, err := serverfeatures.NewServerFeaturesClient(conn).GetSupportedMethods(ctx, &shared.Empty{})
+		if err != nil {
+			t.Fatalf("%q: GetSupportedMethods: %v", tc.args, err)
+		}
+		listed := false
+		for _, m := range methods.GetMethods() {
+			listed = listed || m.GetMethodName() == "appendsession"
+		}
+		if listed != tc.session || methods.GetEventStoreServerVersion() != tc.version {
+			t.Errorf("%q: appendsession listed %v, version %s; want %v, %s",
+				tc.args, listed, methods.GetEventStoreServerVersion(), tc.session, tc.version)
+		}
+		call, err := v2.NewStreamsServiceClient(conn).AppendSession(ctx)
+		if err == nil {
+			rev := int64(-1)
+			_ = call.Send(&v2.AppendRequest{Stream: "s", ExpectedRevision: &rev, Records: []*v2.AppendRecord{{
+				Schema: &v2.SchemaInfo{Format: v2.SchemaFormat_SCHEMA_FORMAT_JSON, Name: "Pinged"}, Data: []byte(`{}`)}}})
+			_, err = call.CloseAndRecv()
+		}
+		if (err == nil) != tc.session {
+			t.Errorf("%q: AppendSession answered %v", tc.args, err)
+		}
+		_ = conn.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("%q: run ended with %v", tc.args, err)
+		}
+	}
+}
+
+// lineWriter hands each write (the command writes whole lines) to a channel.
+type lineWriter struct{ lines chan string }
+
+func newLineWriter() *lineWriter { return &lineWriter{lines: make(chan string, 4)} }
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.lines <- string(p)
+	return len(p), nil
 }

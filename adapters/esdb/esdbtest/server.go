@@ -19,6 +19,7 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/gossip"
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/serverfeatures"
 	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
+	v2 "github.com/kurrent-io/KurrentDB-Client-Go/protos/kurrentdb/protocols/v2/streams/streams"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
@@ -46,15 +47,26 @@ type Options struct {
 	// because the client sends credentials only over TLS.
 	Users map[string]string
 	// MaxAppendSize bounds one append: the sum over its events of
-	// len(data) + len(custom metadata) + 2*len(type). Default
-	// DefaultMaxAppendSize.
+	// len(data) + len(custom metadata) + 2*len(type). In ProfileKurrentDB it
+	// also bounds an AppendSession's records, counted as MaxRecordSize
+	// counts them. Default DefaultMaxAppendSize, or KurrentDBMaxAppendSize
+	// in ProfileKurrentDB.
 	MaxAppendSize int
 	// Version is the server version reported to clients, "major.minor.patch";
 	// versions from 23.10 on send caught-up messages on subscriptions.
+	// Default DefaultVersion, or KurrentDBVersion in ProfileKurrentDB.
 	Version string
 	// Empty starts with an empty log. By default the log starts with the
 	// system records a fresh EventStoreDB database holds.
 	Empty bool
+	// Profile selects the server generation to behave as; the zero value is
+	// EventStoreDB 23.10/24.10, ProfileKurrentDB adds KurrentDB 25.1's
+	// multi-stream AppendSession.
+	Profile Profile
+	// MaxRecordSize bounds one record of an AppendSession (ProfileKurrentDB):
+	// len(data) + the size of its properties as a protobuf Struct + the
+	// length of its schema name. Default DefaultMaxRecordSize.
+	MaxRecordSize int
 }
 
 // Validate reports every problem with the options at once.
@@ -65,6 +77,12 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxAppendSize < 0 {
 		errs = append(errs, errors.New("esdbtest: MaxAppendSize must not be negative"))
+	}
+	if o.MaxRecordSize < 0 {
+		errs = append(errs, errors.New("esdbtest: MaxRecordSize must not be negative"))
+	}
+	if o.Profile != ProfileEventStoreDB && o.Profile != ProfileKurrentDB {
+		errs = append(errs, fmt.Errorf("esdbtest: unknown Profile %q", o.Profile))
 	}
 	if o.Version != "" {
 		if _, _, err := parseVersion(o.Version); err != nil {
@@ -132,6 +150,9 @@ func NewServer(opts *Options) (*Server, error) {
 	}
 	if o.Version == "" {
 		o.Version = DefaultVersion
+		if o.Profile == ProfileKurrentDB {
+			o.Version = KurrentDBVersion
+		}
 	}
 	major, minor, _ := parseVersion(o.Version)
 	s := &Server{
@@ -193,6 +214,9 @@ func (s *Server) Start() error {
 	api.RegisterStreamsServer(g, &streamsService{srv: s})
 	serverfeatures.RegisterServerFeaturesServer(g, &featuresService{srv: s})
 	gossip.RegisterGossipServer(g, &gossipService{srv: s})
+	if s.opts.Profile == ProfileKurrentDB {
+		v2.RegisterStreamsServiceServer(g, &v2StreamsService{srv: s})
+	}
 	s.grpc = g
 	// lis, not s.lis: this goroutine may run after a Stop and the next
 	// Start, and must not serve (or close) the next Start's listener.
@@ -284,18 +308,29 @@ func (s *Server) connectionString(scheme, userinfo string) string {
 }
 
 func (s *Server) maxAppendSize() int {
-	if s.opts.MaxAppendSize > 0 {
+	switch {
+	case s.opts.MaxAppendSize > 0:
 		return s.opts.MaxAppendSize
+	case s.opts.Profile == ProfileKurrentDB:
+		return KurrentDBMaxAppendSize
 	}
 	return DefaultMaxAppendSize
 }
 
+func (s *Server) maxRecordSize() int {
+	if s.opts.MaxRecordSize > 0 {
+		return s.opts.MaxRecordSize
+	}
+	return DefaultMaxRecordSize
+}
+
 func (s *Server) sendsCaughtUp() bool { return s.caughtUp }
 
-// checkAuth enforces basic authentication on Streams calls when users are
-// configured; gossip and server features stay anonymous, as in EventStoreDB.
+// checkAuth enforces basic authentication on Streams calls (v1 and v2) when
+// users are configured; gossip and server features stay anonymous, as in
+// EventStoreDB.
 func (s *Server) checkAuth(ctxMD func() []string, method string) error {
-	if len(s.opts.Users) == 0 || !strings.HasPrefix(method, "/event_store.client.streams.") {
+	if len(s.opts.Users) == 0 || !strings.HasPrefix(method, "/event_store.client.streams.") && !strings.HasPrefix(method, "/kurrentdb.protocol.v2.streams.") {
 		return nil
 	}
 	values := ctxMD()

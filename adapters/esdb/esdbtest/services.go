@@ -11,6 +11,7 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/serverfeatures"
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
 	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
+	v2 "github.com/kurrent-io/KurrentDB-Client-Go/protos/kurrentdb/protocols/v2/streams/streams"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -47,9 +48,11 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 
 func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	err := s.checkAuth(authorization(ss.Context()), info.FullMethod)
-	if errors.Is(err, errAccessDenied) && info.FullMethod == api.Streams_BatchAppend_FullMethodName {
-		// The server authorises each batch of the call, and answers a
-		// denied one in its response; the call itself goes on.
+	if errors.Is(err, errAccessDenied) && (info.FullMethod == api.Streams_BatchAppend_FullMethodName ||
+		info.FullMethod == v2.StreamsService_AppendSession_FullMethodName) {
+		// The server authorises each batch (each AppendSession request) of
+		// the call, and answers a denied one in its response (ends the
+		// call with KurrentDB's access-denied details).
 		ss = deniedStream{ss, context.WithValue(ss.Context(), deniedKey{}, true)}
 		err = nil
 	}
@@ -102,14 +105,15 @@ func (f *featuresService) GetSupportedMethods(context.Context, *shared.Empty) (*
 		return &serverfeatures.SupportedMethod{ServiceName: service, MethodName: method}
 	}
 	const streams = "event_store.client.streams.streams"
-	return &serverfeatures.SupportedMethods{
-		EventStoreServerVersion: f.srv.version,
-		Methods: []*serverfeatures.SupportedMethod{
-			m(streams, "read"), m(streams, "append"), m(streams, "delete"), m(streams, "tombstone"), m(streams, "batchappend"),
-			m("event_store.client.gossip.gossip", "read"),
-			m("event_store.client.server_features.serverfeatures", "getsupportedmethods"),
-		},
-	}, nil
+	methods := []*serverfeatures.SupportedMethod{
+		m(streams, "read"), m(streams, "append"), m(streams, "delete"), m(streams, "tombstone"), m(streams, "batchappend"),
+		m("event_store.client.gossip.gossip", "read"),
+		m("event_store.client.server_features.serverfeatures", "getsupportedmethods"),
+	}
+	if f.srv.opts.Profile == ProfileKurrentDB {
+		methods = append(methods, m(v2StreamsServiceName, "appendsession"))
+	}
+	return &serverfeatures.SupportedMethods{EventStoreServerVersion: f.srv.version, Methods: methods}, nil
 }
 
 // gossipService describes a cluster of one: this server, the leader.

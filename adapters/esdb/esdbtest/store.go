@@ -201,35 +201,73 @@ type appendOutcome struct {
 func (st *store) appendEvents(name string, exp expectation, evs []proposed) appendOutcome {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	out, write, softDeleted := st.planLocked(name, exp, evs)
+	if !write {
+		return out
+	}
+	s := st.streams[name]
+	last := s.last()
+	if len(evs) == 0 {
+		res := &appendResult{revision: last}
+		if last >= 0 {
+			// An empty append reports where the stream stands.
+			res.position, res.hasPosition = s.events[last].pos, true
+		}
+		return appendOutcome{ok: res}
+	}
+	if softDeleted {
+		st.undeleteLocked(name, last)
+	}
+	r := st.commitLocked(name, evs, 0)
+	st.broadcastLocked()
+	return appendOutcome{ok: &appendResult{revision: int64(r.revision), position: r.pos, hasPosition: true}}
+}
+
+// undeleteLocked recreates the soft-deleted stream name whose last revision
+// is last: its old events stay hidden behind a truncate-before at the first
+// new revision. The caller holds mu.
+func (st *store) undeleteLocked(name string, last int64) {
+	st.commitLocked("$$"+name, []proposed{{id: uuid.New(), eventType: "$metadata", contentType: contentJSON,
+		data: []byte(`{"$tb":` + strconv.FormatInt(last+1, 10) + `}`)}}, 0)
+}
+
+// planLocked decides an append of evs to stream name under exp without
+// writing anything. write reports that the events are to be written (then
+// out is empty, and softDeleted tells whether the stream must be recreated
+// first); otherwise out is the final outcome: an idempotent success, a wrong
+// expected version or a deleted stream. The caller holds mu.
+func (st *store) planLocked(name string, exp expectation, evs []proposed) (out appendOutcome, write, softDeleted bool) {
 	s := st.streams[name]
 	if s != nil && s.tombstoned {
-		return appendOutcome{deleted: true}
+		return appendOutcome{deleted: true}, false, false
 	}
 	last := s.last()
-	softDeleted := last >= 0 && st.meta[name].tb == deletedTB
-	wrong := func() appendOutcome { return appendOutcome{wrong: &wrongVersion{expected: exp, current: last}} }
+	softDeleted = last >= 0 && st.meta[name].tb == deletedTB
+	wrong := func() (appendOutcome, bool, bool) {
+		return appendOutcome{wrong: &wrongVersion{expected: exp, current: last}}, false, false
+	}
 
 	switch exp.kind {
 	case expectAny:
 		if last >= 0 && !softDeleted && len(evs) > 0 {
 			if out, decided := st.idempotentAny(s, exp, evs); decided {
-				return out
+				return out, false, false
 			}
 		}
 	case expectNoStream:
 		if last >= 0 && !softDeleted {
-			return st.idempotentFrom(s, exp, -1, evs)
+			return st.idempotentFrom(s, exp, -1, evs), false, false
 		}
 	case expectStreamExists:
 		if softDeleted {
-			return appendOutcome{deleted: true}
+			return appendOutcome{deleted: true}, false, false
 		}
 		if last < 0 {
 			return wrong()
 		}
 		if len(evs) > 0 {
 			if out, decided := st.idempotentAny(s, exp, evs); decided {
-				return out
+				return out, false, false
 			}
 		}
 	case expectRevision:
@@ -243,27 +281,11 @@ func (st *store) appendEvents(name string, exp expectation, evs []proposed) appe
 		case n > last:
 			return wrong()
 		case n < last:
-			return st.idempotentFrom(s, exp, n, evs)
+			return st.idempotentFrom(s, exp, n, evs), false, false
 		}
 	}
 
-	if len(evs) == 0 {
-		res := &appendResult{revision: last}
-		if last >= 0 {
-			// An empty append reports where the stream stands.
-			res.position, res.hasPosition = s.events[last].pos, true
-		}
-		return appendOutcome{ok: res}
-	}
-	if softDeleted {
-		// Recreating a soft-deleted stream: its old events stay hidden
-		// behind a truncate-before at the first new revision.
-		st.commitLocked("$$"+name, []proposed{{id: uuid.New(), eventType: "$metadata", contentType: contentJSON,
-			data: []byte(`{"$tb":` + strconv.FormatInt(last+1, 10) + `}`)}}, 0)
-	}
-	r := st.commitLocked(name, evs, 0)
-	st.broadcastLocked()
-	return appendOutcome{ok: &appendResult{revision: int64(r.revision), position: r.pos, hasPosition: true}}
+	return appendOutcome{}, true, softDeleted
 }
 
 // idempotentFrom handles an explicit expectation (a revision, or no_stream
@@ -503,4 +525,91 @@ func (r *record) readResp(structured bool) *api.ReadResp {
 		},
 		Position: &api.ReadResp_ReadEvent_CommitPosition{CommitPosition: r.pos},
 	}}}
+}
+
+// sessionAppend is one stream's part of a multi-stream append.
+type sessionAppend struct {
+	name string
+	exp  expectation
+	evs  []proposed
+}
+
+// sessionOutcome is what a multi-stream append did. On success revisions
+// holds each stream's last revision and position the session's position;
+// otherwise failed is the index of the stream the failure names, and
+// deleted or wrong says what failed.
+type sessionOutcome struct {
+	revisions []int64
+	position  uint64
+	failed    int
+	deleted   bool
+	wrong     *wrongVersion
+}
+
+// appendSession appends every part or none, as one commit: the parts'
+// events follow each other in the log in the parts' order. Each part is
+// decided by the rules of a single append; the session succeeds when every
+// part is to be written, or when every part is an idempotent retry (then it
+// answers the original revisions and the highest original position). A
+// session that mixes new parts with retried ones, or has a part that fails,
+// stores nothing and reports its first such part, as KurrentDB's writer does.
+func (st *store) appendSession(parts []sessionAppend) sessionOutcome {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	plans := make([]appendOutcome, len(parts))
+	writes := make([]bool, len(parts))
+	undelete := make([]bool, len(parts))
+	nWrite, nIdem := 0, 0
+	for i, p := range parts {
+		plans[i], writes[i], undelete[i] = st.planLocked(p.name, p.exp, p.evs)
+		switch {
+		case writes[i]:
+			nWrite++
+		case plans[i].ok != nil:
+			nIdem++
+		}
+	}
+	if nWrite == len(parts) {
+		for i, p := range parts {
+			if undelete[i] {
+				st.undeleteLocked(p.name, st.streams[p.name].last())
+			}
+		}
+		out := sessionOutcome{revisions: make([]int64, len(parts)), failed: -1}
+		for i, p := range parts {
+			r := st.commitLocked(p.name, p.evs, 0)
+			out.revisions[i], out.position = int64(r.revision), r.pos
+		}
+		st.broadcastLocked()
+		return out
+	}
+	if nIdem == len(parts) {
+		out := sessionOutcome{revisions: make([]int64, len(parts)), failed: -1}
+		for i, pl := range plans {
+			out.revisions[i] = pl.ok.revision
+			out.position = max(out.position, pl.ok.position)
+		}
+		return out
+	}
+	// The failures in stream order: failed parts and retried parts (a
+	// retried part next to a new one is reported as a conflict at its
+	// current revision). A deleted stream among them makes the whole
+	// session a deleted-stream failure, named after the first failure.
+	out := sessionOutcome{failed: -1}
+	for i, pl := range plans {
+		if writes[i] {
+			continue
+		}
+		if out.failed < 0 {
+			out.failed = i
+			out.wrong = pl.wrong
+			if pl.ok != nil {
+				out.wrong = &wrongVersion{expected: parts[i].exp, current: st.streams[parts[i].name].last()}
+			}
+		}
+		if pl.deleted {
+			out.deleted = true
+		}
+	}
+	return out
 }
