@@ -51,10 +51,79 @@ func testServer(t testing.TB) (*esdb.Client, *esdbtest.Server) {
 // named after the spec.
 func TestConformance(t *testing.T) {
 	client, srv := testServer(t)
-	h := conformance.Harness{
-		Name: "eventstoredb",
+	h := conformanceHarness("eventstoredb", client, srv, nil, adapter.Capabilities)
+	if srv != nil {
+		h.Scale = 1
+	}
+	conformance.Run(t, h)
+}
+
+// TestConformanceKurrentDB runs the kit against recorders on esdbtest's
+// KurrentDB 25.1 profile, which offers multi-stream appends: the recorder
+// then declares atomic multi-aggregate batches and the kit runs the specs
+// that need them. With EVENTSTOREDB_URI set it runs against that server
+// when the server offers multi-stream appends, and is skipped otherwise
+// (TestConformance covers a classic server).
+func TestConformanceKurrentDB(t *testing.T) {
+	caps := adapter.Capabilities
+	caps.AtomicMultiAggregateBatches = true
+	if uri := os.Getenv(adapter.EnvURI); uri != "" {
+		conf, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: uri, adapter.EnvRootCertificates: os.Getenv(adapter.EnvRootCertificates)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conf.Logger = esdb.NoopLogging()
+		r, err := adapter.NewFromConfig(conf, "probe", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offers := r.Capabilities().AtomicMultiAggregateBatches
+		_ = r.Close()
+		if !offers {
+			t.Skipf("the server at %s does not offer multi-stream appends (KurrentDB 25.1+); TestConformance covers it", adapter.EnvURI)
+		}
+		h := conformanceHarness("kurrentdb", nil, nil, conf, caps)
+		conformance.Run(t, h)
+		return
+	}
+	h := conformanceHarness("kurrentdb", nil, nil, nil, caps)
+	h.Scale = 1
+	conformance.Run(t, h)
+}
+
+// conformanceHarness returns the harness of the kit: with client, over
+// recorders of that client (a real server); with conf, over recorders that
+// open their own clients from it (a real server with multi-stream
+// appends); else over an esdbtest server per spec, in the KurrentDB
+// profile when caps declares multi-aggregate batches.
+func conformanceHarness(name string, client *esdb.Client, srv *esdbtest.Server, conf *esdb.Configuration, caps ports.Capabilities) conformance.Harness {
+	profile := esdbtest.ProfileEventStoreDB
+	if caps.AtomicMultiAggregateBatches {
+		profile = esdbtest.ProfileKurrentDB
+	}
+	return conformance.Harness{
+		Name: name,
 		NewStore: func(ctx context.Context, spec conformance.SpecInfo) (conformance.Store, error) {
-			if srv == nil {
+			if conf != nil {
+				return conformance.Store{
+					Recorder: func(_ context.Context, app string) (ports.ApplicationRecorder, error) {
+						r, err := adapter.NewFromConfig(conf, spec.ID+"-"+app, nil)
+						if err == nil {
+							ginkgo.DeferCleanup(r.Close)
+						}
+						return r, err
+					},
+					WriteForeign: func(ctx context.Context) error {
+						c, err := esdb.NewClient(conf)
+						if err != nil {
+							return err
+						}
+						defer func() { _ = c.Close() }()
+						return writeForeign(ctx, c)
+					},
+				}, nil
+			}
+			if client != nil && srv == nil {
 				return conformance.Store{
 					Recorder: func(_ context.Context, app string) (ports.ApplicationRecorder, error) {
 						r, err := adapter.New(client, spec.ID+"-"+app, nil)
@@ -66,7 +135,7 @@ func TestConformance(t *testing.T) {
 					WriteForeign: func(ctx context.Context) error { return writeForeign(ctx, client) },
 				}, nil
 			}
-			s, err := esdbtest.NewServer(nil)
+			s, err := esdbtest.NewServer(&esdbtest.Options{Profile: profile})
 			if err != nil {
 				return conformance.Store{}, err
 			}
@@ -95,14 +164,10 @@ func TestConformance(t *testing.T) {
 				},
 			}, nil
 		},
-		Capabilities:       adapter.Capabilities,
+		Capabilities:       caps,
 		StrictCapabilities: true,
 		Scale:              0.3, // a real server over a network is slower than the in-process one
 	}
-	if srv != nil {
-		h.Scale = 1
-	}
-	conformance.Run(t, h)
 }
 
 // openSpecRecorder opens a recorder, with a client of its own, of

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -17,6 +18,7 @@ import (
 	v2streamerrors "github.com/kurrent-io/KurrentDB-Client-Go/protos/kurrentdb/protocols/v2/streams/errors"
 	v2 "github.com/kurrent-io/KurrentDB-Client-Go/protos/kurrentdb/protocols/v2/streams/streams"
 	"golang.org/x/text/unicode/norm"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -154,14 +156,24 @@ func (r *Recorder) appendSession(ctx context.Context, writes []streamWrite) (*v2
 	cctx, cancel := context.WithTimeoutCause(ctx, r.opts.callTimeout(), ErrStuck)
 	defer cancel()
 	defer context.AfterFunc(r.closing, cancel)()
-	s, err := v2.NewStreamsServiceClient(conn).AppendSession(cctx, r.v2.callOptions()...)
+	// gRPC replays the messages of a call it retries transparently (on a
+	// new connection, when the old one dropped it unprocessed). A replay
+	// of the requests sent before a failed Send, closed by a later
+	// CloseSend, would commit part of the session: so no message is kept
+	// for replay (the call is never retried by gRPC once a request is
+	// sent), and a failed Send is never followed by CloseSend.
+	opts := append(r.v2.callOptions(), grpc.MaxRetryRPCBufferSize(0))
+	s, err := v2.NewStreamsServiceClient(conn).AppendSession(cctx, opts...)
 	if err != nil {
 		return nil, r.v2.failed(conn, r.sessionFailure(cctx, err))
 	}
 	for _, req := range reqs {
 		if err := s.Send(req); err != nil {
 			if errors.Is(err, io.EOF) {
-				break // the server ended the call: CloseAndRecv has its status
+				// The call has ended; RecvMsg returns its status.
+				if err = s.RecvMsg(new(v2.AppendSessionResponse)); err == nil {
+					err = io.ErrUnexpectedEOF
+				}
 			}
 			return nil, r.v2.failed(conn, r.sessionFailure(cctx, err))
 		}
@@ -284,35 +296,51 @@ func sessionConflict(op string, writes []streamWrite, c *v2streamerrors.StreamRe
 		Err: fmt.Errorf("%w: %w", ports.ErrConcurrency, err)}
 }
 
-// groupWrites splits a batch into one write per aggregate, in the order of
-// their first events, and returns the index of each event's write. It
-// reports false when an aggregate's events are not contiguous in the
-// batch: a session stores each stream's records together, so such a batch
-// would not reach the log in batch order.
-func (r *Recorder) groupWrites(events []ports.StoredEvent, data []esdb.EventData) ([]streamWrite, bool) {
+// groupWrites splits a batch into one write per aggregate (a session takes
+// each stream once) and returns, for each event, its write and its place
+// in it. The writes are ordered by the place of their aggregate's last
+// event in the batch, so that a batch that does not interleave its
+// aggregates reaches the log in batch order, and the batch's last event is
+// the session's last record whatever the batch.
+func (r *Recorder) groupWrites(events []ports.StoredEvent, data []esdb.EventData) ([]streamWrite, []eventPlace) {
+	index := map[uuid.UUID]int{}
 	var writes []streamWrite
-	seen := map[uuid.UUID]bool{}
+	var last []int // index in the batch of each write's last event
 	for i, e := range events {
-		if i > 0 && e.OriginatorID == events[i-1].OriginatorID {
-			w := &writes[len(writes)-1]
-			w.data = append(w.data, data[i])
-			continue
+		w, ok := index[e.OriginatorID]
+		if !ok {
+			w = len(writes)
+			index[e.OriginatorID] = w
+			writes = append(writes, streamWrite{stream: r.names.aggregate(e.OriginatorID), id: e.OriginatorID,
+				expected: int64(e.OriginatorVersion) - 1})
+			last = append(last, 0)
 		}
-		if seen[e.OriginatorID] {
-			return nil, false
-		}
-		seen[e.OriginatorID] = true
-		writes = append(writes, streamWrite{stream: r.names.aggregate(e.OriginatorID), id: e.OriginatorID,
-			expected: int64(e.OriginatorVersion) - 1, data: []esdb.EventData{data[i]}})
+		writes[w].data = append(writes[w].data, data[i])
+		last[w] = i
 	}
-	return writes, true
+	order := make([]int, len(writes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return last[a] - last[b] })
+	sorted := make([]streamWrite, len(writes))
+	at := make([]int, len(writes)) // the sorted place of each write
+	for k, w := range order {
+		sorted[k] = writes[w]
+		at[w] = k
+	}
+	places := make([]eventPlace, len(events))
+	seen := make([]int, len(writes))
+	for i, e := range events {
+		w := index[e.OriginatorID]
+		places[i] = eventPlace{write: at[w], offset: seen[w]}
+		seen[w]++
+	}
+	return sorted, places
 }
 
-// errInterleaved refuses a batch whose aggregates' events are interleaved.
-func errInterleaved(op string, id uuid.UUID) error {
-	return &ports.Error{Op: op, OriginatorID: id, Expected: ports.NoVersion, Actual: ports.NoVersion,
-		Err: fmt.Errorf("%w: %w: a multi-stream append stores each aggregate's events together, so a batch must not interleave the events of its aggregates", ports.ErrNotSupported, ports.ErrInvalid)}
-}
+// eventPlace is where a batch's event is among a session's writes.
+type eventPlace struct{ write, offset int }
 
 // errSessionTopic refuses a multi-aggregate batch with a topic that a
 // multi-stream append cannot store.
@@ -331,10 +359,7 @@ func (r *Recorder) insertSession(ctx context.Context, events []ports.StoredEvent
 	if err := errSessionTopic(opInsert, events); err != nil {
 		return nil, err
 	}
-	writes, ok := r.groupWrites(events, toEventData(events))
-	if !ok {
-		return nil, errInterleaved(opInsert, events[0].OriginatorID)
-	}
+	writes, places := r.groupWrites(events, toEventData(events))
 	octx, cancel := r.bound(ctx)
 	defer cancel()
 	res, err := r.sessionWithRetry(octx, writes)
@@ -344,13 +369,14 @@ func (r *Recorder) insertSession(ctx context.Context, events []ports.StoredEvent
 		}
 		return nil, wrap(ctx, opInsert, events[0].OriginatorID, err)
 	}
-	return r.sessionIDs(octx, writes, res, !r.opts.EveryNotificationID)
+	return r.sessionIDs(octx, writes, places, res, !r.opts.EveryNotificationID)
 }
 
-// sessionIDs returns the notification ids of the events of writes, in
-// order, or with lastOnly that of the last event only: the session's
-// position when its answer arrived, else read back.
-func (r *Recorder) sessionIDs(ctx context.Context, writes []streamWrite, res *v2.AppendSessionResponse, lastOnly bool) ([]uint64, error) {
+// sessionIDs returns the notification ids of a batch's events, in batch
+// order (places: see groupWrites), or with lastOnly that of the last event
+// only, the session's last record: the session's position when its answer
+// arrived, else read back.
+func (r *Recorder) sessionIDs(ctx context.Context, writes []streamWrite, places []eventPlace, res *v2.AppendSessionResponse, lastOnly bool) ([]uint64, error) {
 	var last uint64
 	if res != nil && res.GetPosition() > 0 {
 		last = uint64(res.GetPosition())
@@ -359,7 +385,7 @@ func (r *Recorder) sessionIDs(ctx context.Context, writes []streamWrite, res *v2
 		w := writes[len(writes)-1]
 		return r.lastEventID(ctx, w.stream, w.id, uint64(w.expected+int64(len(w.data))), last)
 	}
-	var ids []uint64
+	byWrite := make([][]uint64, len(writes))
 	for i, w := range writes {
 		known := uint64(0)
 		if i == len(writes)-1 {
@@ -369,7 +395,11 @@ func (r *Recorder) sessionIDs(ctx context.Context, writes []streamWrite, res *v2
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, got...)
+		byWrite[i] = got
+	}
+	ids := make([]uint64, len(places))
+	for i, p := range places {
+		ids[i] = byWrite[p.write][p.offset]
 	}
 	return ids, nil
 }
@@ -386,12 +416,10 @@ func (r *Recorder) insertWithTrackingSession(ctx context.Context, events []ports
 	stream := r.names.tracking(t.ApplicationName)
 	var id uuid.UUID
 	var writes []streamWrite
+	var places []eventPlace
 	if len(events) > 0 {
 		id = events[0].OriginatorID
-		var ok bool
-		if writes, ok = r.groupWrites(events, toEventData(events)); !ok {
-			return nil, errInterleaved(opInsertTracking, id)
-		}
+		writes, places = r.groupWrites(events, toEventData(events))
 	}
 	rec, err := json.Marshal(trackingRecord{Kind: kindCommit, ID: t.NotificationID, Max: t.NotificationID})
 	if err != nil {
@@ -428,7 +456,7 @@ func (r *Recorder) insertWithTrackingSession(ctx context.Context, events []ports
 			return nil, nil
 		}
 		// The session's position is the tracking record's, not an event's.
-		ids, err := r.sessionIDs(ctx, writes[:len(writes)-1], nil, false)
+		ids, err := r.sessionIDs(ctx, writes[:len(writes)-1], places, nil, false)
 		if err != nil {
 			return nil, wrap(caller, opInsertTracking, id, err)
 		}

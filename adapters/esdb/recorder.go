@@ -302,9 +302,13 @@ const opInsert = "insert events"
 // ports.ErrNotSupported), because EventStoreDB appends atomically to one
 // stream only, unless the recorder reports AtomicMultiAggregateBatches
 // (KurrentDB 25.1+): then they are one multi-stream append, all stored or
-// none, each aggregate's events together and the aggregates in the order
-// of their first events (a batch that interleaves them is refused, as is
-// one with a topic such an append cannot store; see sessionTopic). Versions are stream revisions, so an aggregate's first
+// none. Such an append stores each stream's events together, so a batch
+// that interleaves its aggregates' events reaches the log grouped by
+// aggregate (the aggregates ordered by their last event in the batch,
+// which stays the last notification); any other batch keeps its order. A
+// topic a multi-stream append cannot store (KurrentDB takes letters,
+// digits, '_', '.', '$', ':' and '-') fails such a batch with
+// ports.ErrInvalid. Versions are stream revisions, so an aggregate's first
 // version must be 0. It returns the notification id (the $all commit
 // position) of the batch's last event only, which the append's answer
 // holds, so a batch is one append; with Options.EveryNotificationID it
