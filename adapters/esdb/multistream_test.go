@@ -450,3 +450,51 @@ func TestMultiStreamTrackedWriteExactlyOnceUnderFaults(t *testing.T) {
 		}
 	})
 }
+
+// TestMultiStreamOverTLSWithCredentials: the v2 connection uses the
+// configuration's TLS (a CA file named in the connection string, or root
+// certificates from the environment), credentials and, with +discover,
+// gossip, as the official client does.
+func TestMultiStreamOverTLSWithCredentials(t *testing.T) {
+	tlsSetup, err := esdbtest.NewTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, &esdbtest.Options{Profile: esdbtest.ProfileKurrentDB, TLS: tlsSetup, Users: map[string]string{"admin": "changeit"}})
+	ctx := testCtx(t)
+	c := dialClient(t, srv.ConnectionStringAs("admin", "changeit"), "")
+	for name, env := range map[string]map[string]string{
+		"CA file in the connection string": {adapter.EnvURI: srv.ConnectionStringAs("admin", "changeit")},
+		"kurrentdb+discover, roots from the environment": {
+			adapter.EnvURI:              "kurrentdb+discover://admin:changeit@" + srv.Addr() + "?tls=true",
+			adapter.EnvRootCertificates: string(tlsSetup.CAPEM),
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			app := appName("tls")
+			r := openModule(t, ctx, "kurrentdb", app, env)
+			if !r.(*adapter.Recorder).Capabilities().AtomicMultiAggregateBatches {
+				t.Fatal("multi-stream appends not detected over TLS")
+			}
+			a, b := uuid.New(), uuid.New()
+			if _, err := r.InsertEvents(ctx, slices.Concat(eventsOf(a, 0, 1, "x"), eventsOf(b, 0, 2, "x"))); err != nil {
+				t.Fatal(err)
+			}
+			expectStoredOnce(t, ctx, c, r, app, eventsOf(b, 0, 2, "x"))
+		})
+	}
+	t.Run("wrong credentials are refused, nothing stored", func(t *testing.T) {
+		app := appName("tls")
+		r := openModule(t, ctx, "kurrentdb", app, map[string]string{adapter.EnvURI: srv.ConnectionStringAs("admin", "wrong")})
+		a, b := uuid.New(), uuid.New()
+		_, err := r.InsertEvents(ctx, slices.Concat(eventsOf(a, 0, 1, "x"), eventsOf(b, 0, 1, "x")))
+		if !errors.Is(err, adapter.ErrAccessDenied) || errors.Is(err, ports.ErrUnavailable) {
+			t.Fatalf("got %v, want ErrAccessDenied", err)
+		}
+		for _, id := range []uuid.UUID{a, b} {
+			if n := len(recordsInAll(t, ctx, c, aggregateStream(app, id))); n != 0 {
+				t.Fatalf("%d events stored", n)
+			}
+		}
+	})
+}
