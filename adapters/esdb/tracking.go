@@ -151,7 +151,9 @@ func (r *Recorder) settled(ctx context.Context, stream string) (int64, trackingR
 
 // InsertEventsWithTracking stores the events of one aggregate and t as one
 // unit, through the tracking stream's claim, batch and commit (see the
-// package documentation). Events conflicting with the aggregate's stream
+// package documentation), or, on a server with multi-stream appends
+// (KurrentDB 25.1+), with one such append, which may also hold several
+// aggregates. Events conflicting with the aggregate's stream
 // fail with ports.ErrConcurrency and leave the tracking where it was; a
 // tracking id not above the recorded one fails with ports.ErrIntegrity and
 // stores no event. A claim holds the batch, so a batch must fit in
