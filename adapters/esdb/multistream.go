@@ -1,6 +1,7 @@
 package esdb
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,15 +86,14 @@ type streamWrite struct {
 
 func (w *streamWrite) request() (*v2.AppendRequest, error) {
 	recs := make([]*v2.AppendRecord, len(w.data))
+	var props map[string]*structpb.Value
 	for i, d := range w.data {
-		props := map[string]*structpb.Value{}
-		if len(d.Metadata) > 0 {
-			var m map[string]string
-			if err := json.Unmarshal(d.Metadata, &m); err != nil {
+		// The events of one save usually share their metadata: decoded
+		// once, the properties are shared too (they are only read).
+		if i == 0 || !bytes.Equal(d.Metadata, w.data[i-1].Metadata) {
+			var err error
+			if props, err = properties(d.Metadata); err != nil {
 				return nil, err
-			}
-			for k, v := range m {
-				props[k] = structpb.NewStringValue(v)
 			}
 		}
 		format := v2.SchemaFormat_SCHEMA_FORMAT_BYTES
@@ -109,6 +109,25 @@ func (w *streamWrite) request() (*v2.AppendRequest, error) {
 		exp = int64(v2.ExpectedRevisionConstants_EXPECTED_REVISION_CONSTANTS_NO_STREAM)
 	}
 	return &v2.AppendRequest{Stream: w.stream, Records: recs, ExpectedRevision: &exp}, nil
+}
+
+// properties returns an event's metadata JSON (an object of strings, see
+// encodeMetadata) as a record's properties, which KurrentDB shows to
+// classic readers as the same JSON object (plus its own "$schema." keys,
+// which decodeMetadata leaves out).
+func properties(meta []byte) (map[string]*structpb.Value, error) {
+	props := map[string]*structpb.Value{}
+	if len(meta) == 0 {
+		return props, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal(meta, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range m {
+		props[k] = structpb.NewStringValue(v)
+	}
+	return props, nil
 }
 
 // sessionTopic reports whether a multi-stream append can store topic as
@@ -430,28 +449,42 @@ func (r *Recorder) insertWithTrackingSession(ctx context.Context, events []ports
 	track := esdb.EventData{EventID: uuid.New(), EventType: trackingEventType, ContentType: esdb.ContentTypeJson, Data: rec}
 	writes = append(writes, streamWrite{stream: stream, data: []esdb.EventData{track}})
 	for attempt := 0; ; attempt++ {
-		rev, last, err := r.settled(ctx, stream)
-		if err != nil {
-			return nil, wrap(caller, opInsertTracking, id, err)
+		// The tracking stream as this recorder last wrote or read it saves
+		// a read per write; if another writer moved it since, the session
+		// fails on its expected revision and the next round reads it.
+		st, cached := r.trackingState(stream)
+		if !cached || attempt > 0 {
+			rev, last, err := r.settled(ctx, stream)
+			if err != nil {
+				return nil, wrap(caller, opInsertTracking, id, err)
+			}
+			st, cached = trackState{rev: rev, max: last.Max}, false
 		}
-		if previous != nil && last.Max != *previous {
-			return nil, ports.TrackingMovedError(id, t.ApplicationName, *previous, last.Max)
-		}
-		if t.NotificationID <= last.Max {
+		if (previous != nil && st.max != *previous) || t.NotificationID <= st.max {
+			switch {
+			case cached:
+				continue // perhaps out of date: look again
+			case previous != nil && st.max != *previous:
+				return nil, ports.TrackingMovedError(id, t.ApplicationName, *previous, st.max)
+			}
 			return nil, ports.Errorf(opInsertTracking, id, ports.ErrIntegrity,
-				"application %q is tracked at notification %d already; %d is not newer", t.ApplicationName, last.Max, t.NotificationID)
+				"application %q is tracked at notification %d already; %d is not newer", t.ApplicationName, st.max, t.NotificationID)
 		}
-		writes[len(writes)-1].expected = rev
+		writes[len(writes)-1].expected = st.rev
 		if _, err := r.sessionWithRetry(ctx, writes); err != nil {
+			r.forgetTracking(stream)
 			c := revisionConflict(err)
 			switch {
 			case c == nil || caller.Err() != nil:
 				return nil, wrap(caller, opInsertTracking, id, err)
-			case strings.EqualFold(c.GetStream(), stream) && attempt < 100:
-				continue // another processor wrote first: look again
+			case (cached || strings.EqualFold(c.GetStream(), stream)) && attempt < 100:
+				// Another processor wrote first, or the tracking known
+				// here was out of date: look again.
+				continue
 			}
 			return nil, sessionConflict(opInsert, writes, c, err)
 		}
+		r.rememberTracking(stream, trackState{rev: st.rev + 1, max: t.NotificationID})
 		if len(events) == 0 || !r.opts.EveryNotificationID {
 			return nil, nil
 		}
@@ -462,4 +495,42 @@ func (r *Recorder) insertWithTrackingSession(ctx context.Context, events []ports
 		}
 		return ids, nil
 	}
+}
+
+// trackState is a tracking stream's last revision and tracked id.
+type trackState struct {
+	rev int64
+	max uint64
+}
+
+// trackingState returns the state of the tracking stream that this
+// recorder last wrote or read, if it knows one.
+func (r *Recorder) trackingState(stream string) (trackState, bool) {
+	r.trackMu.Lock()
+	defer r.trackMu.Unlock()
+	st, ok := r.tracks[stream]
+	return st, ok
+}
+
+// rememberTracking records the state of a tracking stream that a session
+// wrote or a read found; only multi-stream writes use it, and only as a
+// guess that the stream's expected revision checks.
+func (r *Recorder) rememberTracking(stream string, st trackState) {
+	if !r.sessions {
+		return
+	}
+	r.trackMu.Lock()
+	defer r.trackMu.Unlock()
+	if r.tracks == nil {
+		r.tracks = map[string]trackState{}
+	}
+	if old, ok := r.tracks[stream]; !ok || st.rev > old.rev {
+		r.tracks[stream] = st
+	}
+}
+
+func (r *Recorder) forgetTracking(stream string) {
+	r.trackMu.Lock()
+	defer r.trackMu.Unlock()
+	delete(r.tracks, stream)
 }

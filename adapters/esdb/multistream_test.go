@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -497,4 +498,68 @@ func TestMultiStreamOverTLSWithCredentials(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestMultiStreamTrackedWriteAfterAnotherWriter: a recorder whose last
+// view of the tracking is out of date (another process wrote since) checks
+// against the stored tracking, not its own view.
+func TestMultiStreamTrackedWriteAfterAnotherWriter(t *testing.T) {
+	srv := kurrentServer(t)
+	ctx := testCtx(t)
+	app := appName("stale")
+	a, b := openOwned(t, srv, app, nil, nil), openOwned(t, srv, app, nil, nil)
+	up := func(n uint64) ports.Tracking { return ports.Tracking{ApplicationName: "up", NotificationID: n} }
+	id := uuid.New()
+	if _, err := a.InsertEventsWithTracking(ctx, eventsOf(id, 0, 1, "a1"), up(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.InsertEventsWithTracking(ctx, eventsOf(id, 1, 1, "b2"), up(2)); err != nil {
+		t.Fatal(err)
+	}
+	// a last saw tracking 1: notification 2 is processed already.
+	_, err := a.InsertEventsWithTracking(ctx, eventsOf(id, 1, 1, "a2"), up(2))
+	if !errors.Is(err, ports.ErrIntegrity) || errors.Is(err, ports.ErrConcurrency) {
+		t.Fatalf("processing notification 2 again: %v, want ErrIntegrity (tracked already), not a conflict", err)
+	}
+	if _, err := b.InsertEventsWithTracking(ctx, nil, up(3)); err != nil {
+		t.Fatal(err)
+	}
+	// The conditional write holds against the stored tracking.
+	_, err = a.InsertEventsWithTrackingAfter(ctx, eventsOf(id, 2, 1, "a4"), up(4), 2)
+	if !errors.Is(err, ports.ErrTrackingMoved) {
+		t.Fatalf("InsertEventsWithTrackingAfter(previous 2) with the tracking at 3: %v, want ErrTrackingMoved", err)
+	}
+	if _, err := a.InsertEventsWithTrackingAfter(ctx, eventsOf(id, 2, 1, "a4"), up(4), 3); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Concat(eventsOf(id, 0, 1, "a1"), eventsOf(id, 1, 1, "b2"), eventsOf(id, 2, 1, "a4"))
+	c := verifier(t, srv)
+	expectStoredOnce(t, ctx, c, a, app, want)
+	if got := trackingKinds(t, ctx, c, app+".tracking(up)"); len(got) != 4 {
+		t.Fatalf("tracking records %v, want 4 commits", got)
+	}
+}
+
+// TestMultiStreamMetadataRoundTrips: events stored by a multi-stream
+// append read back with their metadata, as classic appends' do.
+func TestMultiStreamMetadataRoundTrips(t *testing.T) {
+	srv := kurrentServer(t)
+	ctx := testCtx(t)
+	r := openOwned(t, srv, appName("meta"), nil, nil)
+	a, b := uuid.New(), uuid.New()
+	shared := ports.Metadata{ports.CorrelationKey: uuid.NewString(), ports.CausationKey: uuid.NewString(), "tenant": "acme"}
+	batch := slices.Concat(eventsOf(a, 0, 2, "x"), eventsOf(b, 0, 1, "x"))
+	batch[0].Metadata, batch[1].Metadata, batch[2].Metadata = shared, shared, ports.Metadata{"other": "v"}
+	if _, err := r.InsertEventsWithTracking(ctx, batch, ports.Tracking{ApplicationName: "up", NotificationID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := r.SelectNotifications(ctx, ports.NotificationQuery{Limit: 10})
+	if err != nil || len(page) != len(batch) {
+		t.Fatalf("%d notifications, %v; want %d", len(page), err, len(batch))
+	}
+	for i, n := range page {
+		if !maps.Equal(n.Metadata, batch[i].Metadata) {
+			t.Fatalf("event %d metadata %v, want %v", i, n.Metadata, batch[i].Metadata)
+		}
+	}
 }

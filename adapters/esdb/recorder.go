@@ -155,6 +155,10 @@ type Recorder struct {
 	// AppendSession when the recorder was made (see multistream.go).
 	v2       *lastReader
 	sessions bool
+	// tracks holds, for multi-stream tracked writes, the state of each
+	// tracking stream as this recorder last wrote or read it.
+	trackMu sync.Mutex
+	tracks  map[string]trackState
 
 	cur     atomic.Pointer[conn] // the client new calls use
 	closed  atomic.Bool

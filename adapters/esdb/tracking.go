@@ -284,10 +284,12 @@ func (r *Recorder) MaxTrackingID(ctx context.Context, application string) (uint6
 	}
 	octx, cancel := r.bound(ctx)
 	defer cancel()
-	_, rec, err := r.settled(octx, r.names.tracking(application))
+	stream := r.names.tracking(application)
+	rev, rec, err := r.settled(octx, stream)
 	if err != nil {
 		return 0, wrap(ctx, "max tracking id", uuid.Nil, err)
 	}
+	r.rememberTracking(stream, trackState{rev: rev, max: rec.Max})
 	return rec.Max, nil
 }
 
