@@ -49,46 +49,52 @@ func testServer(t testing.TB) (*esdb.Client, *esdbtest.Server) {
 // that a spec that breaks its connections breaks no other spec's, or on the
 // real server named by EVENTSTOREDB_URI, where each spec's applications are
 // named after the spec.
+//
+// A second harness, "kurrentdb", runs the kit against recorders on
+// esdbtest's KurrentDB 25.1 profile, which offers multi-stream appends: the
+// recorder then declares atomic multi-aggregate batches and the kit runs
+// the specs that need them. With EVENTSTOREDB_URI set it runs against that
+// server when the server offers multi-stream appends (with recorders that
+// open their own clients, as only those use them), and is left out
+// otherwise. Both run in one call of conformance.Run: Ginkgo runs its
+// specs once per test binary.
 func TestConformance(t *testing.T) {
 	client, srv := testServer(t)
 	h := conformanceHarness("eventstoredb", client, srv, nil, adapter.Capabilities)
+	kurrent := adapter.Capabilities
+	kurrent.AtomicMultiAggregateBatches = true
+	var more []conformance.Harness
 	if srv != nil {
 		h.Scale = 1
+		k := conformanceHarness("kurrentdb", nil, nil, nil, kurrent)
+		k.Scale = 1
+		more = append(more, k)
+	} else if conf := sessionServer(t); conf != nil {
+		more = append(more, conformanceHarness("kurrentdb", nil, nil, conf, kurrent))
+	} else {
+		t.Logf("the server at %s does not offer multi-stream appends (KurrentDB 25.1+): the kurrentdb harness is left out", adapter.EnvURI)
 	}
-	conformance.Run(t, h)
+	conformance.Run(t, h, more...)
 }
 
-// TestConformanceKurrentDB runs the kit against recorders on esdbtest's
-// KurrentDB 25.1 profile, which offers multi-stream appends: the recorder
-// then declares atomic multi-aggregate batches and the kit runs the specs
-// that need them. With EVENTSTOREDB_URI set it runs against that server
-// when the server offers multi-stream appends, and is skipped otherwise
-// (TestConformance covers a classic server).
-func TestConformanceKurrentDB(t *testing.T) {
-	caps := adapter.Capabilities
-	caps.AtomicMultiAggregateBatches = true
-	if uri := os.Getenv(adapter.EnvURI); uri != "" {
-		conf, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: uri, adapter.EnvRootCertificates: os.Getenv(adapter.EnvRootCertificates)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		conf.Logger = esdb.NoopLogging()
-		r, err := adapter.NewFromConfig(conf, "probe", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		offers := r.Capabilities().AtomicMultiAggregateBatches
-		_ = r.Close()
-		if !offers {
-			t.Skipf("the server at %s does not offer multi-stream appends (KurrentDB 25.1+); TestConformance covers it", adapter.EnvURI)
-		}
-		h := conformanceHarness("kurrentdb", nil, nil, conf, caps)
-		conformance.Run(t, h)
-		return
+// sessionServer returns the configuration of the server EVENTSTOREDB_URI
+// names if it offers multi-stream appends, else nil.
+func sessionServer(t *testing.T) *esdb.Configuration {
+	t.Helper()
+	conf, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: os.Getenv(adapter.EnvURI), adapter.EnvRootCertificates: os.Getenv(adapter.EnvRootCertificates)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	h := conformanceHarness("kurrentdb", nil, nil, nil, caps)
-	h.Scale = 1
-	conformance.Run(t, h)
+	conf.Logger = esdb.NoopLogging()
+	r, err := adapter.NewFromConfig(conf, "probe", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Capabilities().AtomicMultiAggregateBatches {
+		return conf
+	}
+	return nil
 }
 
 // conformanceHarness returns the harness of the kit: with client, over
@@ -107,7 +113,7 @@ func conformanceHarness(name string, client *esdb.Client, srv *esdbtest.Server, 
 			if conf != nil {
 				return conformance.Store{
 					Recorder: func(_ context.Context, app string) (ports.ApplicationRecorder, error) {
-						r, err := adapter.NewFromConfig(conf, spec.ID+"-"+app, nil)
+						r, err := adapter.NewFromConfig(conf, name+"-"+spec.ID+"-"+app, nil)
 						if err == nil {
 							ginkgo.DeferCleanup(r.Close)
 						}
