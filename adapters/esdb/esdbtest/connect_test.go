@@ -126,6 +126,8 @@ func TestOptionsValidate(t *testing.T) {
 		{Version: "24"},
 		{Version: "x.y.z"},
 		{Addr: "no-port"},
+		{MaxRecordSize: -1},
+		{Profile: "mongodb"},
 	}
 	for _, o := range cases {
 		if err := o.Validate(); err == nil {

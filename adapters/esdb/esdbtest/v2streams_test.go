@@ -413,3 +413,33 @@ func TestAppendSessionIsUnimplementedInEventStoreDBProfile(t *testing.T) {
 		t.Fatalf("AppendSession on EventStoreDB: %v, want Unimplemented", err)
 	}
 }
+
+func TestAppendSessionOnSoftDeletedStreams(t *testing.T) {
+	srv := kurrentServer(t, esdbtest.Options{})
+	c := v2.NewStreamsServiceClient(grpcConn(t, srv))
+	v1 := connect(t, srv.ConnectionString())
+	appendTo(t, v1, "cart", esdb.NoStream{}, ev("Added", `{}`), ev("Added", `{}`))
+	if _, err := v1.DeleteStream(ctxT(t), "cart", esdb.DeleteStreamOptions{ExpectedRevision: esdb.Any{}}); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+
+	// Expecting a soft-deleted stream to exist fails as KurrentDB fails it:
+	// as a tombstoned stream (AppendSession sends no StreamDeleted).
+	_, err := session(ctxT(t), c, part("cart", int64(v2.ExpectedRevisionConstants_EXPECTED_REVISION_CONSTANTS_EXISTS), jsonRecord("Added", `{}`)))
+	if d := detail[*v2errors.StreamTombstonedErrorDetails](t, err, codes.FailedPrecondition, "STREAM_TOMBSTONED"); d.GetStream() != "cart" {
+		t.Fatalf("detail names %q, want cart", d.GetStream())
+	}
+
+	// Appending recreates it: revisions go on, the old events stay hidden.
+	resp, err := session(ctxT(t), c, part("cart", anyRev, jsonRecord("Again", `{}`)), part("other", noStream, jsonRecord("New", `{}`)))
+	if err != nil {
+		t.Fatalf("AppendSession: %v", err)
+	}
+	if r := resp.GetOutput()[0].GetStreamRevision(); r != 2 {
+		t.Fatalf("recreated cart at revision %d, want 2", r)
+	}
+	events, err := readStream(t, v1, "cart", esdb.ReadStreamOptions{From: esdb.Start{}}, 10)
+	if err != nil || len(events) != 1 || events[0].Event.EventType != "Again" || events[0].Event.EventNumber != 2 {
+		t.Fatalf("cart after recreation: %v %v", events, err)
+	}
+}
