@@ -101,10 +101,10 @@
 // is marked unstable by its authors: the recorder uses the generated code
 // of github.com/kurrent-io/KurrentDB-Client-Go v1.4.2 (its protos only; the
 // client package of that module cannot be linked beside the v4 client); its
-// use follows KurrentDB's server source and is tested on esdbtest. Connection strings may use
-// the schemes kurrentdb://, kurrentdb+discover://, kdb:// and
-// kdb+discover:// as well, and the module is also registered as
-// "kurrentdb".
+// use follows KurrentDB's server source and is tested on esdbtest.
+// Connection strings may use the schemes kurrentdb://,
+// kurrentdb+discover://, kdb:// and kdb+discover:// as well, and the module
+// is also registered as "kurrentdb".
 //
 // # Cost
 //
