@@ -563,3 +563,33 @@ func TestMultiStreamMetadataRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// TestMultiStreamAfterClose: Close ends the multi-stream connection with
+// the recorder; later multi-stream writes fail with ports.ErrClosed.
+func TestMultiStreamAfterClose(t *testing.T) {
+	srv := kurrentServer(t)
+	ctx := testCtx(t)
+	r := openOwned(t, srv, appName("closed"), nil, nil)
+	a, b := uuid.New(), uuid.New()
+	if _, err := r.InsertEvents(ctx, slices.Concat(eventsOf(a, 0, 1, "x"), eventsOf(b, 0, 1, "x"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.InsertEvents(ctx, slices.Concat(eventsOf(a, 1, 1, "x"), eventsOf(b, 1, 1, "x")))
+	if !errors.Is(err, ports.ErrClosed) {
+		t.Fatalf("multi-aggregate insert after Close: %v, want ErrClosed", err)
+	}
+	_, err = r.InsertEventsWithTracking(ctx, eventsOf(a, 1, 1, "x"), ports.Tracking{ApplicationName: "up", NotificationID: 1})
+	if !errors.Is(err, ports.ErrClosed) {
+		t.Fatalf("tracked write after Close: %v, want ErrClosed", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.OpenConnections() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := srv.OpenConnections(); n != 0 {
+		t.Fatalf("%d connections still open after Close", n)
+	}
+}
