@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/streamwright/eventsourcing/adapters/esdb"
+	"github.com/streamwright/eventsourcing/adapters/esdb/esdbtest"
 	"github.com/streamwright/eventsourcing/adapters/inmem"
 	"github.com/streamwright/eventsourcing/app"
 	"github.com/streamwright/eventsourcing/ports"
@@ -58,6 +59,41 @@ func TestSaveSeveralAggregatesAtomicallyOnInmem(t *testing.T) {
 	}
 	if max, _ := rec.MaxNotificationID(ctx); max != 4 {
 		t.Errorf("max notification id %d, want 4", max)
+	}
+}
+
+func TestSaveSeveralAggregatesOnKurrentDBIsAtomic(t *testing.T) {
+	ctx := context.Background()
+	srv := startESDBProfile(t, esdbtest.ProfileKurrentDB)
+	rec := esdbRecorder(t, srv.Addr())
+	a := newApp(t, rec, nil)
+	repo := app.NewRepository(a, accounts, nil)
+	one := accounts.Create(opened("Ann"))
+	two := accounts.Create(opened("Bob"))
+	ids, err := a.Save(ctx, one, two)
+	if err != nil || len(ids) == 0 {
+		t.Fatalf("Save of two aggregates on KurrentDB 25.1: %v %v", ids, err)
+	}
+	for _, acc := range []*account{one, two} {
+		if _, err := repo.Get(ctx, acc.ID()); err != nil {
+			t.Errorf("aggregate %s: %v", acc.ID(), err)
+		}
+	}
+	if max, err := rec.MaxNotificationID(ctx); err != nil || max != ids[len(ids)-1] {
+		t.Errorf("max notification id %d, %v; want the save's last id %d", max, err, ids[len(ids)-1])
+	}
+	// A stale copy of one of them fails the whole save.
+	stale, err := repo.Get(ctx, one.ID())
+	must(t, err)
+	one.add("2")
+	must(t, errOf(a.Save(ctx, one)))
+	three := accounts.Create(opened("Cy"))
+	stale.add("stale")
+	if _, err := a.Save(ctx, stale, three); !errors.Is(err, ports.ErrConcurrency) {
+		t.Fatalf("Save with a stale aggregate: %v, want ErrConcurrency", err)
+	}
+	if _, err := repo.Get(ctx, three.ID()); !errors.Is(err, app.ErrNotFound) {
+		t.Errorf("the refused save stored its other aggregate: %v", err)
 	}
 }
 

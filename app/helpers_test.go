@@ -157,7 +157,15 @@ func forEachStore(t *testing.T, f func(t *testing.T, open func(testing.TB) ports
 // startESDB starts an in-process EventStoreDB server, closed when t ends.
 func startESDB(t testing.TB) *esdbtest.Server {
 	t.Helper()
-	srv, err := esdbtest.NewServer(nil)
+	return startESDBProfile(t, esdbtest.ProfileEventStoreDB)
+}
+
+// startESDBProfile starts an esdbtest server behaving as the profile's
+// server generation (EventStoreDB, or KurrentDB 25.1 with multi-stream
+// appends), closed when t ends.
+func startESDBProfile(t testing.TB, profile esdbtest.Profile) *esdbtest.Server {
+	t.Helper()
+	srv, err := esdbtest.NewServer(&esdbtest.Options{Profile: profile})
 	if err != nil {
 		t.Fatalf("esdbtest.NewServer: %v", err)
 	}

@@ -16,17 +16,22 @@ import (
 // upstream event into one counting aggregate (loaded through a cached
 // repository), one tracked write per event and in batches of up to 100.
 // The inmem/new-aggregate case writes the event into a new aggregate
-// instead, which needs no load: the cost of the processing itself.
+// instead, which needs no load: the cost of the processing itself. The
+// esdbtest cases run as EventStoreDB (a tracked write is a claim, the
+// batch and a commit) and, esdbtest-kurrentdb, as KurrentDB 25.1 (one
+// multi-stream append).
 func BenchmarkProcessApplication(b *testing.B) {
 	b.Run("inmem/new-aggregate/batch=1", func(b *testing.B) { benchProcess(b, inmem.New(), inmem.New(), 1, true) })
 	for _, batch := range []int{1, 100} {
 		name := "batch=" + map[int]string{1: "1", 100: "100"}[batch]
 		b.Run("inmem/"+name, func(b *testing.B) { benchProcess(b, inmem.New(), inmem.New(), batch, false) })
-		b.Run("esdbtest/"+name, func(b *testing.B) {
-			srv := startESDB(b)
-			rec := esdbRecorderOf(b, srv.Addr(), "Counts")
-			benchProcess(b, esdbRecorder(b, srv.Addr()), rec, batch, false)
-		})
+		for _, profile := range []string{"esdbtest", "esdbtest-kurrentdb"} {
+			b.Run(profile+"/"+name, func(b *testing.B) {
+				srv := startESDBProfile(b, esdbProfiles[profile])
+				rec := esdbRecorderOf(b, srv.Addr(), "Counts")
+				benchProcess(b, esdbRecorder(b, srv.Addr()), rec, batch, false)
+			})
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/streamwright/eventsourcing/adapters/esdb"
+	"github.com/streamwright/eventsourcing/adapters/esdb/esdbtest"
 	"github.com/streamwright/eventsourcing/adapters/inmem"
 	"github.com/streamwright/eventsourcing/app"
 	"github.com/streamwright/eventsourcing/ports"
@@ -188,9 +189,15 @@ func newTallyProcessShared(t testing.TB, rec ports.ProcessRecorder, opts *app.Pr
 }
 
 func TestProcessApplicationUnderConnectionFaultsOnESDB(t *testing.T) {
+	for name, profile := range esdbProfiles {
+		t.Run(name, func(t *testing.T) { processUnderConnectionFaults(t, profile) })
+	}
+}
+
+func processUnderConnectionFaults(t *testing.T, profile esdbtest.Profile) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	srv := startESDB(t)
+	srv := startESDBProfile(t, profile)
 	rec := esdbRecorderOf(t, srv.Addr(), "Counts")
 	a := newApp(t, esdbRecorder(t, srv.Addr()), nil)
 

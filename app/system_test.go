@@ -32,19 +32,30 @@ type chain struct {
 // chainTallies are the tallies every run of a chain counts into.
 var chainTallies = [2]uuid.UUID{uuid.New(), uuid.New()}
 
-// forEachChain runs f as a subtest on inmem and on esdbtest.
+// forEachChain runs f as a subtest on inmem and on esdbtest, as
+// EventStoreDB (tracked writes by claim, batch and commit) and as KurrentDB
+// 25.1 (tracked writes as one multi-stream append).
 func forEachChain(t *testing.T, f func(t *testing.T, c chain)) {
 	t.Run("inmem", func(t *testing.T) {
 		f(t, chain{leader: newApp(t, inmem.New(), nil), recs: [2]ports.ProcessRecorder{inmem.New(), inmem.New()}})
 	})
-	t.Run("esdbtest", func(t *testing.T) {
-		srv := startESDB(t)
-		f(t, chain{
-			leader: newApp(t, esdbRecorder(t, srv.Addr()), nil),
-			recs:   [2]ports.ProcessRecorder{esdbRecorderOf(t, srv.Addr(), "Counts"), esdbRecorderOf(t, srv.Addr(), "Counts2")},
-			srv:    srv,
+	for name, profile := range esdbProfiles {
+		t.Run(name, func(t *testing.T) {
+			srv := startESDBProfile(t, profile)
+			f(t, chain{
+				leader: newApp(t, esdbRecorder(t, srv.Addr()), nil),
+				recs:   [2]ports.ProcessRecorder{esdbRecorderOf(t, srv.Addr(), "Counts"), esdbRecorderOf(t, srv.Addr(), "Counts2")},
+				srv:    srv,
+			})
 		})
-	})
+	}
+}
+
+// esdbProfiles are the esdbtest profiles the EventStoreDB tests run on,
+// by subtest name.
+var esdbProfiles = map[string]esdbtest.Profile{
+	"esdbtest":           esdbtest.ProfileEventStoreDB,
+	"esdbtest-kurrentdb": esdbtest.ProfileKurrentDB,
 }
 
 // stages returns new process applications of the chain, as a restarted

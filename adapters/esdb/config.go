@@ -22,13 +22,20 @@ import (
 const (
 	ModuleName  = "eventstoredb"
 	ModuleAlias = "esdb"
+	// ModuleKurrentDB selects the same adapter under the server's current
+	// name: KurrentDB is EventStoreDB renamed (25.0 on), and the adapter
+	// serves both, using KurrentDB 25.1+'s multi-stream appends where the
+	// server offers them.
+	ModuleKurrentDB = "kurrentdb"
 )
 
 // Settings read from the environment.
 const (
 	// EnvURI is the connection string: esdb:// or esdb+discover:// as the
 	// official client takes it (TLS, credentials, node preference, ...),
-	// or a bare host:port for one insecure node. The user info runs up to
+	// the same with the schemes kurrentdb://, kurrentdb+discover://, kdb://
+	// or kdb+discover:// (synonyms the KurrentDB clients accept), or a bare
+	// host:port for one insecure node. The user info runs up to
 	// the last '@' of the string, so a password may hold any character
 	// (percent-encoding in it is decoded, as the client does); an '@'
 	// after the hosts, in a setting's value, must be written %40.
@@ -36,11 +43,17 @@ const (
 	// EnvRootCertificates is PEM text, or the path of a PEM file, of the
 	// certificate authorities that TLS connections trust.
 	EnvRootCertificates = "EVENTSTOREDB_ROOT_CERTIFICATES"
+	// EnvKurrentURI is read as EnvURI when EnvURI is not set, for
+	// deployments configured under the server's new name. Both set to
+	// different values is a configuration error rather than a silent
+	// choice between two servers.
+	EnvKurrentURI = "KURRENTDB_URI"
 )
 
 func init() {
 	ports.Register(ModuleName, open)
 	ports.Register(ModuleAlias, open)
+	ports.Register(ModuleKurrentDB, open)
 }
 
 // open is the registry's opener. ports.Config carries no logger, so the
@@ -68,7 +81,7 @@ func ParseConfig(env map[string]string) (*esdb.Configuration, error) {
 }
 
 // ParseConfigWithLogger builds the official client's configuration from the
-// settings in env (EnvURI, EnvRootCertificates). Every problem is reported
+// settings in env (EnvURI or EnvKurrentURI, EnvRootCertificates). Every problem is reported
 // at once, each naming its setting; the errors match ports.ErrConfiguration
 // and ports.ErrInvalid. No part of the password reaches an error or a log
 // line: the credentials are taken out of the connection string before the
@@ -81,11 +94,18 @@ func ParseConfig(env map[string]string) (*esdb.Configuration, error) {
 func ParseConfigWithLogger(env map[string]string, logger *slog.Logger) (*esdb.Configuration, error) {
 	var errs []error
 	uri := strings.TrimSpace(env[EnvURI])
+	kurrent := strings.TrimSpace(env[EnvKurrentURI])
 	var conf *esdb.Configuration
 	switch {
-	case uri == "":
+	case uri != "" && kurrent != "" && uri != kurrent:
+		// Neither value is shown: both may hold a password.
+		errs = append(errs, fmt.Errorf("%w: %s and %s are both set, to different connection strings; set one", ports.ErrConfiguration, EnvURI, EnvKurrentURI))
+	case uri == "" && kurrent == "":
 		errs = append(errs, fmt.Errorf("%w: %s is not set", ports.ErrConfiguration, EnvURI))
 	default:
+		if uri == "" {
+			uri = kurrent
+		}
 		var err error
 		if conf, err = parseURI(uri, logger); err != nil {
 			errs = append(errs, err)
@@ -185,7 +205,9 @@ func parseURI(uri string, logger *slog.Logger) (*esdb.Configuration, error) {
 			warnings = append(warnings, fmt.Sprintf("unknown setting %q ignored", key))
 		}
 	}
-	clean := scheme + "://" + base
+	// The client's parser knows the esdb schemes only; the KurrentDB
+	// names mean the same.
+	clean := clientScheme(scheme) + "://" + base
 	if len(keep) > 0 {
 		clean += "?" + keep.Encode()
 	}
@@ -203,6 +225,19 @@ func parseURI(uri string, logger *slog.Logger) (*esdb.Configuration, error) {
 		l.Warn("eventstoredb: "+EnvURI+": "+w, slog.String("setting", EnvURI))
 	}
 	return conf, nil
+}
+
+// clientScheme maps the KurrentDB synonyms of the connection string's
+// scheme to the esdb schemes the official client parses; any other scheme
+// is left for the client to refuse.
+func clientScheme(scheme string) string {
+	switch strings.ToLower(scheme) {
+	case "kurrentdb", "kdb":
+		return "esdb"
+	case "kurrentdb+discover", "kdb+discover":
+		return "esdb+discover"
+	}
+	return scheme
 }
 
 // validScheme reports whether s has the syntax of a URL scheme, so that

@@ -70,7 +70,7 @@ func roundTrip(t *testing.T, ctx context.Context, r ports.ApplicationRecorder) {
 
 func TestConfigRegistry(t *testing.T) {
 	mods := ports.Modules()
-	for _, name := range []string{adapter.ModuleName, adapter.ModuleAlias, "eventstoredb", "esdb"} {
+	for _, name := range []string{adapter.ModuleName, adapter.ModuleAlias, adapter.ModuleKurrentDB, "eventstoredb", "esdb", "kurrentdb"} {
 		if !slices.Contains(mods, name) {
 			t.Fatalf("module %q is not registered: %v", name, mods)
 		}
@@ -86,7 +86,12 @@ func TestConfigOpenByModuleName(t *testing.T) {
 		"esdb+discover://": srv.DiscoverConnectionString(),
 		"node preference":  srv.DiscoverConnectionString() + "&nodePreference=leader",
 	}
-	for _, module := range []string{"eventstoredb", "esdb"} {
+	// The KurrentDB schemes mean what the esdb ones do, in any case.
+	for _, scheme := range []string{"kurrentdb", "kdb", "KurrentDB"} {
+		uris[scheme+"://"] = strings.Replace(srv.ConnectionString(), "esdb://", scheme+"://", 1)
+		uris[scheme+"+discover://"] = strings.Replace(srv.DiscoverConnectionString(), "esdb+discover://", scheme+"+discover://", 1)
+	}
+	for _, module := range []string{"eventstoredb", "esdb", "kurrentdb"} {
 		for form, uri := range uris {
 			t.Run(module+" "+form, func(t *testing.T) {
 				app := appName("open")
@@ -185,6 +190,59 @@ func TestConfigParse(t *testing.T) {
 		}
 		if conf.RootCAs == nil {
 			t.Fatal("no root certificate pool")
+		}
+	})
+}
+
+func TestConfigKurrentSchemesParseAsEsdb(t *testing.T) {
+	for scheme, want := range map[string]string{
+		"kurrentdb": "esdb", "kdb": "esdb", "KDB": "esdb",
+		"kurrentdb+discover": "esdb+discover", "kdb+discover": "esdb+discover",
+	} {
+		t.Run(scheme, func(t *testing.T) {
+			rest := "://ops:s3cret@db.example:2113?nodePreference=follower&tls=true"
+			got, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: scheme + rest})
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: want + rest})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Address != exp.Address || got.DnsDiscover != exp.DnsDiscover || got.Username != "ops" || got.Password != "s3cret" ||
+				got.NodePreference != exp.NodePreference || got.DisableTLS != exp.DisableTLS {
+				t.Fatalf("%s parsed as %+v, want as %s: %+v", scheme, got, want, exp)
+			}
+		})
+	}
+	t.Run("an unknown scheme is still refused", func(t *testing.T) {
+		_, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: "kurrent://ops:s3cret@db.example:2113"})
+		expectInvalid(t, err, "s3cret", adapter.EnvURI)
+	})
+}
+
+func TestConfigKurrentURISetting(t *testing.T) {
+	const a, b = "esdb://ops:pw1@a.example:2113", "kurrentdb://ops:pw2@b.example:2113"
+	t.Run("read when EVENTSTOREDB_URI is not set", func(t *testing.T) {
+		conf, err := adapter.ParseConfig(map[string]string{adapter.EnvKurrentURI: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conf.Address != "b.example:2113" || conf.Password != "pw2" {
+			t.Fatalf("parsed %+v", conf)
+		}
+	})
+	t.Run("the same value under both names is fine", func(t *testing.T) {
+		if _, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: a, adapter.EnvKurrentURI: " " + a}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("different values are refused, neither shown", func(t *testing.T) {
+		_, err := adapter.ParseConfig(map[string]string{adapter.EnvURI: a, adapter.EnvKurrentURI: b})
+		expectInvalid(t, err, "pw1", adapter.EnvURI, adapter.EnvKurrentURI)
+		expectInvalid(t, err, "pw2")
+		if !errors.Is(err, ports.ErrConfiguration) {
+			t.Fatalf("%v does not match ports.ErrConfiguration", err)
 		}
 	})
 }

@@ -3,10 +3,13 @@
 // (github.com/EventStore/EventStore-Client-Go/v4).
 //
 // Importing the package registers it with ports.Register as "eventstoredb"
-// (alias "esdb"); it is then configured from the environment:
-// EVENTSTOREDB_URI (an esdb:// or esdb+discover:// connection string with
-// TLS, credentials and node preference, or a bare host:port for one insecure
-// node) and EVENTSTOREDB_ROOT_CERTIFICATES (PEM text or a file path). A
+// (aliases "esdb" and "kurrentdb": KurrentDB is EventStoreDB renamed); it is
+// then configured from the environment: EVENTSTOREDB_URI (an esdb:// or
+// esdb+discover:// connection string with TLS, credentials and node
+// preference, or the same with the schemes kurrentdb://,
+// kurrentdb+discover://, kdb:// or kdb+discover://, or a bare host:port for
+// one insecure node; KURRENTDB_URI is read when EVENTSTOREDB_URI is not set)
+// and EVENTSTOREDB_ROOT_CERTIFICATES (PEM text or a file path). A
 // [Recorder] can also be built with [New] over a client of your own.
 //
 // # Mapping
@@ -58,7 +61,50 @@
 //     its last event, or from a checkpoint that something later confirmed.
 //   - Snapshots live in "<application>-<aggregate id>.snapshots".
 //   - A batch holds the events of one aggregate: EventStoreDB appends
-//     atomically to one stream only ([Capabilities]).
+//     atomically to one stream only ([Capabilities]); on KurrentDB 25.1+
+//     see below.
+//
+// # Servers: EventStoreDB and KurrentDB
+//
+// EventStoreDB 23.10 and 24.10, and KurrentDB (its new name) 25.0, are
+// served with classic appends: one atomic append per stream. KurrentDB
+// 25.1 and later add multi-stream appends (the v2 streams service's
+// AppendSession, all streams or none): a recorder made with NewFromConfig
+// asks the server once, as it is made, whether it offers them
+// (ServerFeatures lists "appendsession"), and the answer holds for the
+// recorder's life. With them:
+//
+//   - a batch of several aggregates is one atomic multi-stream append, and
+//     the recorder reports AtomicMultiAggregateBatches, so an
+//     Application.Save of several aggregates works. Each aggregate's events
+//     stay together in the log (a batch that interleaves aggregates is
+//     stored grouped), and a topic outside KurrentDB's schema names
+//     (letters, digits, '_', '.', '$', ':', '-') fails such a batch with
+//     ports.ErrInvalid;
+//   - a tracked write is one multi-stream append of the events and the
+//     tracking stream's commit record, at the revision of the tracking
+//     stream it checked: no claim, no separate commit, no window in which
+//     readers see the events before the tracking (a one-aggregate batch
+//     with a topic outside the schema names uses the claim protocol);
+//   - retries reuse the record ids, so a session whose answer was lost is
+//     recognised (and, should the server report a conflict instead, the
+//     recorder finds its first record where it wrote it), never stored
+//     twice.
+//
+// The multi-stream appends go over a gRPC connection of the recorder's own,
+// opened with the configuration's TLS, root certificates, client
+// certificate, credentials and keepalive, to the leader (found through
+// gossip in a cluster, looked up again after a transient failure or a
+// not-leader answer), and closed by Close. A recorder made with New, over a
+// client of its owner's, has no configuration to open it from and keeps to
+// classic appends, as does one with Options.ClassicAppends. The v2 protocol
+// is marked unstable by its authors: the recorder uses the generated code
+// of github.com/kurrent-io/KurrentDB-Client-Go v1.4.2 (its protos only; the
+// client package of that module cannot be linked beside the v4 client); its
+// use follows KurrentDB's server source and is tested on esdbtest.
+// Connection strings may use the schemes kurrentdb://,
+// kurrentdb+discover://, kdb:// and kdb+discover:// as well, and the module
+// is also registered as "kurrentdb".
 //
 // # Cost
 //
@@ -100,7 +146,11 @@
 // (or the names changed) before upgrading; all other tracking streams keep
 // their names.
 //
-// Limits of this design: a processed batch costs three appends and a read
+// On KurrentDB 25.1+ a tracked write is one multi-stream append instead
+// (see above); the tracking stream holds the same commit records, so the
+// two kinds of writers may share it, a pending claim being resolved first.
+//
+// Limits of the claim design: a processed batch costs three appends and a read
 // instead of one append; the claim holds the batch, so a batch must fit in
 // the server's maximum append size with room for its JSON encoding; and
 // between the batch and its commit, readers may see the new events a moment

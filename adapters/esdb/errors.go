@@ -108,6 +108,9 @@ func classify(err error) error {
 	case tlsProblem(err.Error()):
 		return ErrTLS
 	}
+	if k := v2Kind(err); k != nil {
+		return k
+	}
 	var e *esdb.Error
 	if !errors.As(err, &e) {
 		return grpcKind(err)

@@ -399,6 +399,7 @@ func (r *Recorder) Close() error {
 	}
 	r.shut()
 	r.last.close()
+	r.v2.close()
 	r.mu.Lock()
 	conns := make([]*conn, 0, len(r.conns))
 	for c := range r.conns {

@@ -27,13 +27,16 @@ var (
 	_ ports.CapabilityReporter  = (*Recorder)(nil)
 )
 
-// Capabilities are what a Recorder with default options supports:
-// everything but contiguous notification ids (ids are $all commit
-// positions), batches of several aggregates (EventStoreDB appends
+// Capabilities are what a Recorder with default options supports on a
+// server without multi-stream appends (EventStoreDB, KurrentDB before
+// 25.1): everything but contiguous notification ids (ids are $all commit
+// positions), batches of several aggregates (such a server appends
 // atomically to one stream only), first versions other than 0 (versions
 // are stream revisions) and every event's id from InsertEvents (an append
 // answers with its last event's position only; see
-// Options.EveryNotificationID).
+// Options.EveryNotificationID). On KurrentDB 25.1 and later a recorder made
+// with NewFromConfig also reports AtomicMultiAggregateBatches; see
+// Recorder.Capabilities.
 var Capabilities = ports.Capabilities{
 	Subscriptions: true,
 	Tracking:      true,
@@ -82,6 +85,12 @@ type Options struct {
 	// on one opened with NewFromConfig, the search window the server
 	// examines per step of its filtered read; default 512.
 	ScanPage int
+	// ClassicAppends keeps the recorder to the classic append, one stream
+	// per atomic append, even on a server that offers multi-stream appends
+	// (KurrentDB 25.1 and later): batches of several aggregates are then
+	// refused and tracked writes use the claim protocol, as on
+	// EventStoreDB.
+	ClassicAppends bool
 	// Logger receives the official client's log lines, structured and at
 	// their levels, for clients the recorder opens (NewFromConfig, and the
 	// replacement of a client that closed itself). Nil keeps the logger of
@@ -141,6 +150,15 @@ type Recorder struct {
 	// last, set with conf, makes the filtered reads of $all that the
 	// official client cannot (see lastread.go).
 	last *lastReader
+	// v2, set with conf, is the connection to the leader for the v2
+	// streams service; sessions records that the server offered its
+	// AppendSession when the recorder was made (see multistream.go).
+	v2       *lastReader
+	sessions bool
+	// tracks holds, for multi-stream tracked writes, the state of each
+	// tracking stream as this recorder last wrote or read it.
+	trackMu sync.Mutex
+	tracks  map[string]trackState
 
 	cur     atomic.Pointer[conn] // the client new calls use
 	closed  atomic.Bool
@@ -156,6 +174,13 @@ type Recorder struct {
 // NewFromConfig returns the recorder of the named application over a client
 // it opens from conf (see ParseConfig) and owns: Close closes it, and a
 // client that closes itself for good after a long outage is replaced.
+//
+// Unless Options.ClassicAppends is set, it asks the server once, within
+// Options.CallTimeout, whether it offers multi-stream appends (KurrentDB
+// 25.1 and later advertise AppendSession in their server features); the
+// answer holds for the recorder's life (see Recorder.Capabilities). A
+// server that cannot be reached then is taken for one without them, and a
+// warning is logged.
 func NewFromConfig(conf *esdb.Configuration, application string, opts *Options) (*Recorder, error) {
 	if conf == nil {
 		return nil, fmt.Errorf("%w: eventstoredb: NewFromConfig needs a configuration", ports.ErrInvalid)
@@ -173,7 +198,20 @@ func NewFromConfig(conf *esdb.Configuration, application string, opts *Options) 
 		return nil, fmt.Errorf("%w: %s: %v", ports.ErrConfiguration, EnvURI, err)
 	}
 	r.last = newLastReader(conf, r.opts.scanPage())
+	leader := *conf
+	leader.NodePreference = esdb.NodePreferenceLeader
+	r.v2 = newLastReader(&leader, 0)
 	r.start(c)
+	if !r.opts.ClassicAppends {
+		ctx, cancel := context.WithTimeout(context.Background(), r.opts.callTimeout())
+		ok, err := r.detectSessions(ctx)
+		cancel()
+		if err != nil {
+			logOrDefault(r.opts.Logger).Warn("eventstoredb: could not ask the server whether it offers multi-stream appends; using classic appends",
+				slog.String("error", classified(err).Error()))
+		}
+		r.sessions = ok
+	}
 	return r, nil
 }
 
@@ -223,10 +261,14 @@ func checkApplication(app string) error {
 }
 
 // Capabilities returns the package's Capabilities, with
-// NotificationIDsFromInsert when Options.EveryNotificationID is set.
+// NotificationIDsFromInsert when Options.EveryNotificationID is set, and
+// AtomicMultiAggregateBatches when the server offered multi-stream appends
+// as NewFromConfig made the recorder (never for a recorder made with New,
+// which has no configuration to open their connection from).
 func (r *Recorder) Capabilities() ports.Capabilities {
 	c := Capabilities
 	c.NotificationIDsFromInsert = r.opts.EveryNotificationID
+	c.AtomicMultiAggregateBatches = r.sessions
 	return c
 }
 
@@ -262,7 +304,15 @@ const opInsert = "insert events"
 // revision before it, so that a stale writer fails with ports.ErrConcurrency.
 // Events of several aggregates in one batch fail with ports.ErrInvalid (and
 // ports.ErrNotSupported), because EventStoreDB appends atomically to one
-// stream only. Versions are stream revisions, so an aggregate's first
+// stream only, unless the recorder reports AtomicMultiAggregateBatches
+// (KurrentDB 25.1+): then they are one multi-stream append, all stored or
+// none. Such an append stores each stream's events together, so a batch
+// that interleaves its aggregates' events reaches the log grouped by
+// aggregate (the aggregates ordered by their last event in the batch,
+// which stays the last notification); any other batch keeps its order. A
+// topic a multi-stream append cannot store (KurrentDB takes letters,
+// digits, '_', '.', '$', ':' and '-') fails such a batch with
+// ports.ErrInvalid. Versions are stream revisions, so an aggregate's first
 // version must be 0. It returns the notification id (the $all commit
 // position) of the batch's last event only, which the append's answer
 // holds, so a batch is one append; with Options.EveryNotificationID it
@@ -271,11 +321,14 @@ func (r *Recorder) InsertEvents(ctx context.Context, events []ports.StoredEvent)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := ports.CheckBatch(opInsert, events, false); err != nil {
+	if err := ports.CheckBatch(opInsert, events, r.sessions); err != nil {
 		return nil, err
 	}
 	if len(events) == 0 {
 		return nil, nil
+	}
+	if r.sessions && !oneAggregate(events) {
+		return r.insertSession(ctx, events)
 	}
 	id := events[0].OriginatorID
 	expected := int64(events[0].OriginatorVersion) - 1
@@ -293,6 +346,16 @@ func (r *Recorder) InsertEvents(ctx context.Context, events []ports.StoredEvent)
 		return nil, conflict(opInsert, id, expected, err)
 	}
 	return nil, wrap(ctx, opInsert, id, err)
+}
+
+// oneAggregate reports whether events are all of one aggregate.
+func oneAggregate(events []ports.StoredEvent) bool {
+	for i := 1; i < len(events); i++ {
+		if events[i].OriginatorID != events[0].OriginatorID {
+			return false
+		}
+	}
+	return true
 }
 
 // positions returns the commit positions of the n events appended to stream

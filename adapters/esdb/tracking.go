@@ -151,7 +151,9 @@ func (r *Recorder) settled(ctx context.Context, stream string) (int64, trackingR
 
 // InsertEventsWithTracking stores the events of one aggregate and t as one
 // unit, through the tracking stream's claim, batch and commit (see the
-// package documentation). Events conflicting with the aggregate's stream
+// package documentation), or, on a server with multi-stream appends
+// (KurrentDB 25.1+), with one such append, which may also hold several
+// aggregates. Events conflicting with the aggregate's stream
 // fail with ports.ErrConcurrency and leave the tracking where it was; a
 // tracking id not above the recorded one fails with ports.ErrIntegrity and
 // stores no event. A claim holds the batch, so a batch must fit in
@@ -194,8 +196,19 @@ func (r *Recorder) InsertEventsWithTrackingAfter(ctx context.Context, events []p
 func (r *Recorder) insertWithTracking(ctx context.Context, events []ports.StoredEvent, t ports.Tracking, previous *uint64) ([]uint64, error) {
 	// CheckBatch refuses topics that are not valid UTF-8, which the claim's
 	// JSON could not hold byte for byte.
-	if err := ports.CheckBatch(opInsert, events, false); err != nil {
+	if err := ports.CheckBatch(opInsert, events, r.sessions); err != nil {
 		return nil, err
+	}
+	if r.sessions {
+		if sessionTopics(events) {
+			return r.insertWithTrackingSession(ctx, events, t, previous)
+		}
+		if !oneAggregate(events) {
+			return nil, errSessionTopic(opInsert, events)
+		}
+		// One aggregate with a topic a session cannot store: the claim
+		// protocol stores it as well, and shares the tracking stream's
+		// records with sessions.
 	}
 	caller := ctx
 	ctx, cancel := r.bound(ctx)
@@ -271,10 +284,12 @@ func (r *Recorder) MaxTrackingID(ctx context.Context, application string) (uint6
 	}
 	octx, cancel := r.bound(ctx)
 	defer cancel()
-	_, rec, err := r.settled(octx, r.names.tracking(application))
+	stream := r.names.tracking(application)
+	rev, rec, err := r.settled(octx, stream)
 	if err != nil {
 		return 0, wrap(ctx, "max tracking id", uuid.Nil, err)
 	}
+	r.rememberTracking(stream, trackState{rev: rev, max: rec.Max})
 	return rec.Max, nil
 }
 
