@@ -10,8 +10,10 @@ type Capabilities struct {
 	// id, or the next stored event would leave a gap.
 	ContiguousNotificationIDs bool
 	// AtomicMultiAggregateBatches: one InsertEvents call may store events
-	// of several aggregates atomically (EventStoreDB: no, one stream per
-	// atomic append).
+	// of several aggregates atomically (EventStoreDB and KurrentDB 25.0:
+	// no, one stream per atomic append; KurrentDB 25.1 and later: yes,
+	// with multi-stream appends, which keep each aggregate's events of a
+	// batch together in the log).
 	AtomicMultiAggregateBatches bool
 	// Subscriptions: Subscribe follows the log live.
 	Subscriptions bool

@@ -26,7 +26,13 @@ type AggregateRecorder interface {
 	// a version above MaxVersion, a topic CheckTopic refuses) fails with
 	// ErrInvalid (see CheckBatch); a batch spanning several
 	// aggregates fails with ErrNotSupported where the store cannot write
-	// them atomically. An empty batch is a no-op.
+	// them atomically. An empty batch is a no-op. The notification log
+	// holds the batch's events in batch order, except that a store that
+	// writes several aggregates in one append may keep each aggregate's
+	// events together (KurrentDB's multi-stream append does, ordering the
+	// aggregates by their last event in the batch, so that the batch's
+	// last event is the last in the log); each aggregate's own events
+	// always keep their order.
 	//
 	// When the recorder declares NotificationIDsFromInsert, the result holds
 	// the notification id of each event, in batch order. Otherwise it is
