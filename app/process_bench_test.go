@@ -15,13 +15,21 @@ import (
 // second by a process application whose policy writes one event per
 // upstream event into one counting aggregate (loaded through a cached
 // repository), one tracked write per event and in batches of up to 100.
-// The inmem/new-aggregate case writes the event into a new aggregate
-// instead, which needs no load: the cost of the processing itself. The
+// The new-aggregate cases write the event into a new aggregate instead,
+// which needs no load (no read of the aggregate's stream): the cost of
+// the processing and its tracked write alone. The
 // esdbtest cases run as EventStoreDB (a tracked write is a claim, the
 // batch and a commit) and, esdbtest-kurrentdb, as KurrentDB 25.1 (one
 // multi-stream append).
 func BenchmarkProcessApplication(b *testing.B) {
 	b.Run("inmem/new-aggregate/batch=1", func(b *testing.B) { benchProcess(b, inmem.New(), inmem.New(), 1, true) })
+	for _, profile := range []string{"esdbtest", "esdbtest-kurrentdb"} {
+		b.Run(profile+"/new-aggregate/batch=1", func(b *testing.B) {
+			srv := startESDBProfile(b, esdbProfiles[profile])
+			rec := esdbRecorderOf(b, srv.Addr(), "Counts")
+			benchProcess(b, esdbRecorder(b, srv.Addr()), rec, 1, true)
+		})
+	}
 	for _, batch := range []int{1, 100} {
 		name := "batch=" + map[int]string{1: "1", 100: "100"}[batch]
 		b.Run("inmem/"+name, func(b *testing.B) { benchProcess(b, inmem.New(), inmem.New(), batch, false) })
