@@ -69,9 +69,11 @@ func New(uc *usecase.Catalogue, log *slog.Logger) *Handler {
 	h.mux.HandleFunc("POST /products", h.addProduct)
 	h.mux.HandleFunc("GET /products", h.listProducts)
 	h.mux.HandleFunc("GET /products/{id}", h.getProduct)
-	h.mux.HandleFunc("POST /products/{id}/receive", h.quantityCommand(uc.ReceiveStock))
-	h.mux.HandleFunc("POST /products/{id}/sell", h.quantityCommand(uc.SellUnits))
-	h.mux.HandleFunc("PUT /products/{id}/price", h.changePrice)
+	quantity := func(q *quantityRequest) *int64 { return q.Quantity }
+	price := func(p *priceRequest) *int64 { return p.PriceCents }
+	h.mux.HandleFunc("POST /products/{id}/receive", numberCommand(h, "quantity", quantity, uc.ReceiveStock))
+	h.mux.HandleFunc("POST /products/{id}/sell", numberCommand(h, "quantity", quantity, uc.SellUnits))
+	h.mux.HandleFunc("PUT /products/{id}/price", numberCommand(h, "price_cents", price, uc.ChangePrice))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no endpoint "+r.Method+" "+r.URL.Path)
 	})
@@ -143,7 +145,15 @@ type quantityRequest struct {
 	Quantity *int64 `json:"quantity"`
 }
 
-func (h *Handler) quantityCommand(command func(context.Context, uuid.UUID, int64, *uint64) (usecase.Written, error)) http.HandlerFunc {
+type priceRequest struct {
+	PriceCents *int64 `json:"price_cents"`
+}
+
+// numberCommand answers a command that takes one required number, field
+// of the request body T (value reads it), for the product in the path at
+// the version If-Match names.
+func numberCommand[T any](h *Handler, field string, value func(*T) *int64,
+	command func(context.Context, uuid.UUID, int64, *uint64) (usecase.Written, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, ok := productID(w, r)
 		if !ok {
@@ -153,50 +163,22 @@ func (h *Handler) quantityCommand(command func(context.Context, uuid.UUID, int64
 		if !ok {
 			return
 		}
-		var req quantityRequest
+		var req T
 		if !decode(w, r, &req) {
 			return
 		}
-		if req.Quantity == nil {
-			writeError(w, http.StatusBadRequest, "invalid_input", "quantity is required")
+		n := value(&req)
+		if n == nil {
+			writeError(w, http.StatusBadRequest, "invalid_input", field+" is required")
 			return
 		}
-		out, err := command(r.Context(), id, *req.Quantity, expected)
+		out, err := command(r.Context(), id, *n, expected)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
 		writeWritten(w, http.StatusOK, out)
 	}
-}
-
-type priceRequest struct {
-	PriceCents *int64 `json:"price_cents"`
-}
-
-func (h *Handler) changePrice(w http.ResponseWriter, r *http.Request) {
-	id, ok := productID(w, r)
-	if !ok {
-		return
-	}
-	expected, ok := ifMatch(w, r)
-	if !ok {
-		return
-	}
-	var req priceRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	if req.PriceCents == nil {
-		writeError(w, http.StatusBadRequest, "invalid_input", "price_cents is required")
-		return
-	}
-	out, err := h.uc.ChangePrice(r.Context(), id, *req.PriceCents, expected)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeWritten(w, http.StatusOK, out)
 }
 
 // fail answers with the status that err's class calls for; anything not
