@@ -145,7 +145,9 @@
 // upstream event fails there with an error matching ports.ErrNotSupported
 // and [ErrNotAtomic], nothing stored and the event untracked, and a batch
 // whose events changed several aggregates is written one upstream event at
-// a time. In memory, several aggregates are stored atomically.
+// a time. In memory, several aggregates are stored atomically, and so
+// they are on KurrentDB 25.1 and later, where the adapter writes the events
+// and the tracking record in one multi-stream append per tracked write.
 //
 // # Systems
 //
