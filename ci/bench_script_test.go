@@ -36,10 +36,6 @@ BenchmarkProcess/store=1M/impl=inmem-2 	 1	 100 ns/op	 5 events/s	 1 allocs/op
 // and the report it wrote ("" if none).
 func runBench(t *testing.T, env ...string) (int, string, string, string) {
 	t.Helper()
-	// Read here, so that go test's cache knows the result depends on it.
-	if _, err := os.ReadFile("bench.sh"); err != nil {
-		t.Fatal(err)
-	}
 	bin, dir := t.TempDir(), t.TempDir()
 	report := filepath.Join(bin, "benchreport")
 	if out, err := exec.Command("go", "build", "-o", report, "./benchreport").CombinedOutput(); err != nil {
@@ -96,22 +92,11 @@ version) echo "go version go1.99.9 linux/amd64" ;;
 esac
 `, 0o755)
 	logFile, out := filepath.Join(dir, "calls"), filepath.Join(dir, "BENCHMARKS.md")
-	cmd := exec.Command("/bin/sh", "./bench.sh")
-	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"FAKE_LOG="+logFile, "FAKE_DIR="+dir, "FAKE_REPORT="+report, "BENCH_OUT="+out)
-	cmd.Env = append(cmd.Env, env...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	env = append([]string{"FAKE_LOG=" + logFile, "FAKE_DIR=" + dir, "FAKE_REPORT=" + report, "BENCH_OUT=" + out}, env...)
+	code, _, stderr := run(t, "bench.sh", bin, env...)
 	calls, _ := os.ReadFile(logFile)
 	written, _ := os.ReadFile(out)
-	return code, stderr.String(), string(calls), string(written)
+	return code, stderr, string(calls), string(written)
 }
 
 // TestBenchScriptWritesTheReport: bench.sh measures the million-event
