@@ -70,6 +70,8 @@ type shellLine struct {
 var (
 	fenceShell = regexp.MustCompile("^[ \t]*```(sh|shell|bash)[ \t]*$")
 	fenceAny   = regexp.MustCompile("^[ \t]*```")
+	// assignment is a word that sets an environment variable.
+	assignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
 )
 
 // shellLines returns the command lines of markdown (see the package
@@ -151,7 +153,7 @@ func parseLine(text string) ([]command, error) {
 			return
 		}
 		w := word.String()
-		if len(cur.args) == 0 && regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`).MatchString(w) {
+		if len(cur.args) == 0 && assignment.MatchString(w) {
 			cur.env = append(cur.env, w)
 		} else {
 			cur.args = append(cur.args, w)
